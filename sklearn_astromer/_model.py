@@ -1,0 +1,324 @@
+"""The Astromer encoder in PyTorch, driven by a frozen configuration.
+
+Two presets share one implementation:
+
+- ``"astromer1"`` reproduces the released Astromer 1 architecture with the
+  quirks its weights were trained with: no residual connections, a tanh
+  feed-forward layer, an additive ``+1`` attention term on hidden positions
+  instead of a real mask, LayerNorm epsilon 1e-6 and positional base 10000.
+- ``"astromer2"`` is the Astromer 2 architecture done right: linear-projected
+  residuals, keys masked with a large negative value, and a trainable [MASK]
+  token that replaces hidden magnitudes.
+
+Shapes in comments: B windows, L positions, D model width, H heads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["AstromerConfig", "Astromer", "positional_encoding"]
+
+_PRESETS = {
+    "astromer1": dict(
+        n_layers=2,
+        n_heads=4,
+        d_model=256,
+        d_ff=128,
+        dropout=0.1,
+        window_length=200,
+        residual=False,
+        attention="legacy",
+        mask_token=False,
+    ),
+    "astromer2": dict(
+        n_layers=6,
+        n_heads=4,
+        d_model=256,
+        d_ff=512,
+        dropout=0.1,
+        window_length=200,
+        residual=True,
+        attention="masked",
+        mask_token=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AstromerConfig:
+    """Architecture of an Astromer encoder.
+
+    Parameters
+    ----------
+    n_layers : int, default=2
+        Number of transformer blocks.
+    n_heads : int, default=4
+        Attention heads; ``d_model`` must be divisible by it.
+    d_model : int, default=256
+        Width of every embedding.
+    d_ff : int, default=128
+        Width of the tanh feed-forward layer.
+    dropout : float, default=0.1
+        Dropout after the input embedding, the attention and the
+        feed-forward layer.
+    window_length : int, default=200
+        Maximum number of observations in one window.
+    residual : bool, default=False
+        Add linear-projected residuals around attention and feed-forward
+        (Astromer 2). Astromer 1 has none.
+    attention : {"legacy", "masked"}, default="legacy"
+        ``"legacy"`` adds ``+1`` to the attention logits of every pair
+        involving a hidden position, as the released Astromer 1 weights
+        expect; ``"masked"`` excludes hidden keys from attention.
+    mask_token : bool, default=False
+        Replace hidden magnitudes with a trainable token before the input
+        projection (Astromer 2).
+    pe_base : float, default=10000.0
+        Base of the positional frequencies.
+    layer_norm_eps : float, default=1e-6
+        Epsilon of every LayerNorm.
+    name : str, default="astromer1"
+        Name of the preset the configuration derives from (informative).
+    """
+
+    n_layers: int = 2
+    n_heads: int = 4
+    d_model: int = 256
+    d_ff: int = 128
+    dropout: float = 0.1
+    window_length: int = 200
+    residual: bool = False
+    attention: str = "legacy"
+    mask_token: bool = False
+    pe_base: float = 10000.0
+    layer_norm_eps: float = 1e-6
+    name: str = "astromer1"
+
+    def __post_init__(self):
+        if self.attention not in ("legacy", "masked"):
+            raise ValueError(
+                f"attention must be 'legacy' or 'masked', got {self.attention!r}"
+            )
+        for name in ("n_layers", "n_heads", "d_model", "d_ff", "window_length"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @classmethod
+    def preset(cls, preset="astromer1", **overrides):
+        """Build a configuration from a preset, overriding some sizes.
+
+        Parameters
+        ----------
+        preset : {"astromer1", "astromer2"}, default="astromer1"
+            Architecture family.
+        **overrides
+            Fields to change; ``None`` values are ignored.
+
+        Returns
+        -------
+        config : AstromerConfig
+        """
+        if preset not in _PRESETS:
+            raise ValueError(
+                f"unknown preset {preset!r}; choose one of {sorted(_PRESETS)}"
+            )
+        fields = dict(_PRESETS[preset], name=preset)
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**fields)
+
+    def to_dict(self):
+        """Return the configuration as a JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a configuration written by :meth:`to_dict`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown configuration fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+def positional_encoding(times, d_model, base=10000.0):
+    """Sinusoidal encoding of observation times, one frequency per dimension.
+
+    ``PE(t)_j = sin(w_j t)`` for even ``j`` and ``cos(w_j t)`` for odd ``j``,
+    with ``w_j = base ** (-2 j / d_model)``. This differs from the usual
+    paired frequencies of NLP transformers; it is what Astromer uses.
+
+    Parameters
+    ----------
+    times : torch.Tensor of shape (B, L)
+        Window-centred times in days.
+    d_model : int
+        Encoding width.
+    base : float, default=10000.0
+        Frequency base.
+
+    Returns
+    -------
+    pe : torch.Tensor of shape (B, L, d_model)
+    """
+    j = torch.arange(d_model, device=times.device, dtype=torch.float32)
+    freqs = base ** (-2.0 * j / d_model)  # (D,)
+    angles = times.to(torch.float32).unsqueeze(-1) * freqs  # (B, L, D)
+    even = (torch.arange(d_model, device=times.device) % 2) == 0
+    return torch.where(even, torch.sin(angles), torch.cos(angles))
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head self-attention with q, k, v and output projections."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.n_heads = n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x, bias):
+        """Attend ``x`` (B, L, D) to itself with an additive ``bias`` (B, 1, L, L)."""
+        B, L, D = x.shape
+        heads = (B, L, self.n_heads, D // self.n_heads)
+        # (B, H, L, D/H); heads are contiguous slices of the projections.
+        q = self.q(x).view(heads).transpose(1, 2)
+        k = self.k(x).view(heads).transpose(1, 2)
+        v = self.v(x).view(heads).transpose(1, 2)
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.out(z.transpose(1, 2).reshape(B, L, D))
+
+
+class Block(nn.Module):
+    """One encoder block: attention then a tanh feed-forward layer."""
+
+    def __init__(self, config):
+        super().__init__()
+        d = config.d_model
+        self.attn = MultiHeadAttention(d, config.n_heads)
+        self.norm1 = nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.ffn_in = nn.Linear(d, config.d_ff)
+        self.ffn_out = nn.Linear(config.d_ff, d)
+        self.norm2 = nn.LayerNorm(d, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+        if config.residual:
+            self.res_attn = nn.Linear(d, d)
+            self.res_ffn = nn.Linear(d, d)
+        self.residual = config.residual
+
+    def forward(self, x, bias):
+        h = self.dropout(self.attn(x, bias))
+        h = self.norm1(h + self.res_attn(x) if self.residual else h)
+        y = self.dropout(self.ffn_out(torch.tanh(self.ffn_in(h))))
+        return self.norm2(y + self.res_ffn(h) if self.residual else y)
+
+
+class ReconstructionHead(nn.Module):
+    """LayerNorm then a projection to one magnitude per position."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.proj = nn.Linear(config.d_model, 1)
+
+    def forward(self, z):
+        return self.proj(self.norm(z)).squeeze(-1)  # (B, L)
+
+
+class Astromer(nn.Module):
+    """Astromer encoder with its magnitude reconstruction head.
+
+    Parameters
+    ----------
+    config : AstromerConfig
+        Architecture.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.input_proj = nn.Linear(1, config.d_model)
+        if config.mask_token:
+            self.mask_token = nn.Parameter(torch.zeros(()))
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.head = ReconstructionHead(config)
+
+    def attention_bias(self, obs_mask, hidden):
+        """Additive attention bias of shape (B, 1, L, L).
+
+        ``hidden`` marks positions the model must not read: padding and, in
+        training, the masked observations.
+        """
+        hide = (~obs_mask) | hidden  # (B, L)
+        if self.config.attention == "legacy":
+            # The released weights were trained with +1 * min(1, h_i + h_j)
+            # added to the logits: hidden positions get *more* weight, not
+            # less. Reproduced only so that those weights give their outputs.
+            pair = hide.unsqueeze(-1) | hide.unsqueeze(-2)  # (B, L, L)
+            return pair.to(torch.float32).unsqueeze(1)
+        # Proper key masking. A window always has one real observation, so
+        # no row of the softmax is fully masked.
+        neg = torch.finfo(torch.float32).min / 2
+        bias = torch.zeros(hide.shape, dtype=torch.float32, device=hide.device)
+        bias = bias.masked_fill(hide, neg)
+        return bias[:, None, None, :]  # (B, 1, 1, L)
+
+    def forward(self, times, mags, obs_mask, hidden=None):
+        """Encode windows.
+
+        Parameters
+        ----------
+        times : torch.Tensor of shape (B, L)
+            Window-centred times (0 at padding).
+        mags : torch.Tensor of shape (B, L)
+            Window-centred magnitudes (0 at padding).
+        obs_mask : torch.Tensor of shape (B, L), bool
+            True at real observations.
+        hidden : torch.Tensor of shape (B, L), bool, default=None
+            True at observations hidden from the model (masked pretraining).
+
+        Returns
+        -------
+        out : dict
+            ``"layers"``: list of ``n_layers + 1`` tensors (B, L, D), the
+            input embedding then each block's output; ``"reconstruction"``:
+            (B, L) predicted magnitudes.
+        """
+        obs_mask = obs_mask.bool()
+        if hidden is None:
+            hidden = torch.zeros_like(obs_mask)
+        hidden = hidden.bool() & obs_mask
+        mags = mags.to(torch.float32)
+        # Hidden magnitudes must not reach the model: Astromer 2 swaps in its
+        # trainable token; without one they become 0, the window mean.
+        token = self.mask_token if self.config.mask_token else mags.new_zeros(())
+        mags = torch.where(hidden, token.to(mags.dtype), mags)
+        x = self.input_proj(mags.unsqueeze(-1)) + positional_encoding(
+            times, self.config.d_model, self.config.pe_base
+        ).to(mags.dtype)  # (B, L, D)
+        layers = [x]
+        bias = self.attention_bias(obs_mask, hidden).to(x.dtype)
+        x = self.dropout(x)
+        for block in self.blocks:
+            x = block(x, bias)
+            layers.append(x)
+        return {"layers": layers, "reconstruction": self.head(x)}
+
+    def n_parameters(self):
+        """Number of parameters, reconstruction head included."""
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,213 @@
+"""skorch glue: masked-window batches, the reconstruction loss, the training net."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.helper import predefined_split
+from skorch.utils import to_tensor
+from torch.utils.data import Dataset
+
+from ._losses import masked_rmse, uncertainty_weights
+from ._masking import mask_windows
+from ._preprocessing import make_windows, random_windows
+
+__all__ = ["MaskedWindows", "MaskedReconstructionLoss", "MaskedReconstructionNet", "train"]
+
+
+class _Indices(Dataset):
+    """Dataset of light curve indices; :class:`MaskedWindows` makes the batch."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+
+class _Fixed(Dataset):
+    """Precomputed (X, y) dicts of arrays, one item per row."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(next(iter(self.X.values())))
+
+    def __getitem__(self, i):
+        return {k: v[i] for k, v in self.X.items()}, {k: v[i] for k, v in self.y.items()}
+
+
+class MaskedWindows:
+    """Turn a batch of light curve indices into masked random windows.
+
+    Used as the ``collate_fn`` of the training loader: one random window per
+    light curve, with a fresh masking plan, each time the light curve is
+    drawn. All randomness comes from ``rng``.
+
+    Parameters
+    ----------
+    light_curves : LightCurves
+    length : int
+        Window length ``L``.
+    rng : numpy.random.Generator
+    masking : dict
+        ``probed``, ``same`` and ``random`` fractions.
+    pad_full : bool
+        Pad every window to ``L`` (needed by the legacy attention, which
+        sees padding); otherwise pad to the longest window of the batch.
+    """
+
+    def __init__(self, light_curves, length, rng, masking, pad_full):
+        self.light_curves = light_curves
+        self.length = length
+        self.rng = rng
+        self.masking = masking
+        self.pad_full = pad_full
+
+    def arrays(self, indices):
+        """The (X, y) dicts of numpy arrays for these light curves."""
+        lc = self.light_curves
+        indices = np.asarray(indices, dtype=np.int64)
+        lengths = lc.lengths[indices]
+        starts = random_windows(lengths, self.length, self.rng)
+        pad_to = None if self.pad_full else int(np.minimum(lengths, self.length).max())
+        w = make_windows(lc, indices, starts, self.length, pad_to=pad_to)
+        plan = mask_windows(w.mags, w.obs_mask, self.rng, **self.masking)
+        X = {"times": w.times, "mags": plan.mags, "obs_mask": w.obs_mask, "hidden": plan.hidden}
+        y = {"target": w.mags, "probed": plan.probed, "errs": w.errs, "obs_mask": w.obs_mask}
+        return X, y
+
+    def __call__(self, batch):
+        X, y = self.arrays(batch)
+        as_t = lambda d: {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in d.items()}  # noqa: E731
+        return as_t(X), as_t(y)
+
+
+class MaskedReconstructionLoss(torch.nn.Module):
+    """Masked RMSE of the reconstruction, optionally uncertainty-weighted.
+
+    Parameters
+    ----------
+    weighted : bool, default=False
+        Weight squared errors by min-max scaled inverse magnitude errors
+        (Astromer 2).
+    """
+
+    def __init__(self, weighted=False):
+        super().__init__()
+        self.weighted = weighted
+
+    def forward(self, reconstruction, y):
+        weights = None
+        if self.weighted:
+            weights = uncertainty_weights(y["errs"], y["obs_mask"].bool())
+        return masked_rmse(reconstruction, y["target"], y["probed"].bool(), weights)
+
+
+class MaskedReconstructionNet(NeuralNet):
+    """skorch net training an :class:`~sklearn_astromer._model.Astromer` by
+    masked reconstruction; the loss reads the reconstruction output only."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        return self.criterion_(y_pred["reconstruction"], y_true)
+
+
+def train(
+    module,
+    light_curves,
+    *,
+    max_epochs,
+    batch_size,
+    lr,
+    masking,
+    weighted_loss,
+    validation_fraction,
+    patience,
+    device,
+    rng,
+    verbose,
+):
+    """Self-supervised training of ``module`` on ``light_curves``, in place.
+
+    Parameters
+    ----------
+    module : Astromer
+    light_curves : LightCurves
+    max_epochs, batch_size : int
+    lr : float
+    masking : dict
+        Nested masking fractions.
+    weighted_loss : bool
+    validation_fraction : float
+        Fraction of light curves held out for early stopping (0: none). The
+        held-out windows and masks are drawn once, so the validation loss
+        is comparable across epochs; the best epoch's weights are restored.
+    patience : int
+        Epochs without improvement of the validation loss before stopping.
+    device : str
+    rng : numpy.random.Generator
+    verbose : int
+
+    Returns
+    -------
+    history : list of dict
+        skorch's per-epoch history (losses, durations).
+    """
+    config = module.config
+    n = len(light_curves)
+    n_valid = int(round(n * validation_fraction)) if validation_fraction else 0
+    if validation_fraction and (n_valid < 1 or n_valid >= n):
+        raise ValueError(
+            f"validation_fraction={validation_fraction} leaves no light curve for "
+            f"training or validation out of {n}"
+        )
+    order = rng.permutation(n)
+    train_lc = light_curves.subset(np.sort(order[n_valid:])) if n_valid else light_curves
+    make = lambda lc: MaskedWindows(  # noqa: E731
+        lc, config.window_length, rng, masking, pad_full=config.attention == "legacy"
+    )
+
+    callbacks = []
+    train_split = None
+    if n_valid:
+        valid_X, valid_y = make(light_curves.subset(np.sort(order[:n_valid]))).arrays(
+            np.arange(n_valid)
+        )
+        train_split = predefined_split(_Fixed(valid_X, valid_y))
+        callbacks.append(
+            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=_sink(verbose))
+        )
+    if verbose:
+        callbacks.append(ProgressBar())
+
+    net = MaskedReconstructionNet(
+        module,
+        criterion=MaskedReconstructionLoss,
+        criterion__weighted=weighted_loss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train__shuffle=True,
+        iterator_train__collate_fn=make(train_lc),
+        train_split=train_split,
+        callbacks=callbacks,
+        device=device,
+        verbose=verbose,
+    )
+    net.fit(_Indices(len(train_lc)), y=None)
+    module.eval()
+    return [
+        {k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history
+    ]
+
+
+def _sink(verbose):
+    return print if verbose else (lambda *args, **kwargs: None)

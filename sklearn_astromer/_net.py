@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from torch.utils.data import Dataset
@@ -14,7 +15,7 @@ from ._losses import masked_rmse, uncertainty_weights
 from ._masking import mask_windows
 from ._preprocessing import make_windows, random_windows
 
-__all__ = ["MaskedWindows", "MaskedReconstructionLoss", "MaskedReconstructionNet", "train"]
+__all__ = ["MaskedWindows", "MaskedReconstructionLoss", "MaskedReconstructionNet", "train", "fit_head", "fit_windows"]
 
 
 class _Indices(Dataset):
@@ -211,3 +212,145 @@ def train(
 
 def _sink(verbose):
     return print if verbose else (lambda *args, **kwargs: None)
+
+
+def fit_head(
+    head,
+    features,
+    y,
+    *,
+    max_epochs,
+    batch_size,
+    lr,
+    validation_fraction,
+    patience,
+    device,
+    verbose,
+):
+    """Train a classification head on precomputed per-layer embeddings, in place.
+
+    Parameters
+    ----------
+    head : LayerWeightedHead
+    features : ndarray of shape (n_objects, n_layers, d_model), float32
+    y : ndarray of shape (n_objects,), int64
+        Encoded labels.
+    max_epochs, batch_size : int
+    lr : float
+    validation_fraction : float
+        Stratified hold-out for early stopping on validation loss (0: none).
+    patience : int
+    device : str
+    verbose : int
+
+    Returns
+    -------
+    history : list of dict
+    """
+    callbacks, train_split = [], None
+    if validation_fraction:
+        train_split = ValidSplit(validation_fraction, stratified=True)
+        callbacks.append(
+            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=_sink(verbose))
+        )
+    if verbose:
+        callbacks.append(ProgressBar())
+    net = NeuralNet(
+        head,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train__shuffle=True,
+        train_split=train_split,
+        callbacks=callbacks,
+        device=device,
+        verbose=verbose,
+    )
+    net.fit(features, y)
+    head.eval()
+    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
+
+
+class LabelledWindows:
+    """``collate_fn`` giving one random, unmasked window per labelled light curve."""
+
+    def __init__(self, light_curves, labels, length, rng, pad_full):
+        self.light_curves = light_curves
+        self.labels = labels
+        self.length = length
+        self.rng = rng
+        self.pad_full = pad_full
+
+    def __call__(self, batch):
+        lc = self.light_curves
+        indices = np.asarray(batch, dtype=np.int64)
+        lengths = lc.lengths[indices]
+        starts = random_windows(lengths, self.length, self.rng)
+        pad_to = None if self.pad_full else int(np.minimum(lengths, self.length).max())
+        w = make_windows(lc, indices, starts, self.length, pad_to=pad_to)
+        X = {
+            "times": torch.from_numpy(w.times),
+            "mags": torch.from_numpy(w.mags),
+            "obs_mask": torch.from_numpy(w.obs_mask),
+        }
+        return X, torch.from_numpy(self.labels[indices])
+
+
+def fit_windows(
+    model, light_curves, labels, *, rng, max_epochs, batch_size, lr, validation_fraction,
+    patience, device, verbose,
+):
+    """Train an :class:`~sklearn_astromer._heads.EncoderClassifier` end to end.
+
+    Each epoch sees one random window of every light curve, labelled with
+    its object's class. Early stopping, when asked, holds out a stratified
+    share of light curves (their windows redrawn each epoch).
+
+    Returns
+    -------
+    history : list of dict
+    """
+    config = model.encoder.config
+    make = lambda lc, y: LabelledWindows(  # noqa: E731
+        lc, y, config.window_length, rng, pad_full=config.attention == "legacy"
+    )
+    n = len(light_curves)
+    idx_train = np.arange(n)
+    callbacks, kwargs = [], {}
+    if validation_fraction:
+        from sklearn.model_selection import train_test_split
+
+        idx_train, idx_valid = train_test_split(
+            idx_train, test_size=validation_fraction, stratify=labels,
+            random_state=int(rng.integers(2**31 - 1)),
+        )
+        valid_lc = light_curves.subset(idx_valid)
+        kwargs["train_split"] = predefined_split(_Indices(len(idx_valid)))
+        kwargs["iterator_valid__collate_fn"] = make(valid_lc, labels[idx_valid])
+        callbacks.append(
+            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=_sink(verbose))
+        )
+    else:
+        kwargs["train_split"] = None
+    if verbose:
+        callbacks.append(ProgressBar())
+    train_lc = light_curves.subset(idx_train)
+    net = NeuralNet(
+        model,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        iterator_train__shuffle=True,
+        iterator_train__collate_fn=make(train_lc, labels[idx_train]),
+        callbacks=callbacks,
+        device=device,
+        verbose=verbose,
+        **kwargs,
+    )
+    net.fit(_Indices(len(train_lc)), y=None)
+    model.eval()
+    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]

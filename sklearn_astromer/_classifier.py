@@ -1,0 +1,226 @@
+"""AstromerClassifier: the Astromer 2 recipe as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._base import AstromerBase, seeded
+from ._heads import EncoderClassifier, LayerWeightedHead
+from ._net import fit_head, fit_windows
+
+__all__ = ["AstromerClassifier"]
+
+
+class AstromerClassifier(ClassifierMixin, AstromerBase):
+    """Classify light curves with an Astromer encoder and an MLP head.
+
+    The Astromer 2 recipe: the encoder is first fine-tuned by masked
+    self-supervised reconstruction on the training light curves
+    (``max_epochs`` epochs), then the weighted per-layer embedding (softmax
+    weights over the input embedding and every block, learned) feeds an MLP
+    head (1024-512-256, ReLU, LayerNorm, linear), trained with the encoder
+    frozen unless ``train_encoder=True``. Each light curve gets one
+    prediction: its windows' per-layer embeddings are averaged first.
+
+    Parameters
+    ----------
+    weights, preset, n_layers, n_heads, d_model, d_ff, dropout, window_length
+        The encoder, as in :class:`AstromerEmbedder`.
+    max_epochs : int, default=10
+        Self-supervised fine-tuning epochs before the head is trained.
+    batch_size, lr, probed_fraction, same_fraction, random_fraction, loss
+        Self-supervised training, as in :class:`AstromerEmbedder`.
+    hidden_layer_sizes : tuple of int, default=(1024, 512, 256)
+        ReLU layers of the head (a LayerNorm follows them).
+    head_epochs : int, default=100
+        Epochs of head training.
+    head_lr : float, default=1e-3
+        Adam learning rate of the head (and of the encoder when it trains).
+    train_encoder : bool, default=False
+        Train the encoder with the head, on one random window per light
+        curve per epoch, instead of freezing it.
+    validation_fraction : float, default=0.0
+        Share held out for early stopping, in both stages (stratified for
+        the head).
+    patience : int, default=5
+    inference_batch_size, columns, device, random_state, verbose
+        As in :class:`AstromerEmbedder`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    module_ : torch.nn.Module
+        The encoder.
+    head_ : torch.nn.Module
+        The layer-weighted MLP head.
+    layer_weights_ : ndarray of shape (n_layers + 1,)
+        Learned weights of the per-layer embeddings.
+    config_ : AstromerConfig
+    history_, head_history_ : list of dict
+        Per-epoch losses of the two stages.
+
+    Examples
+    --------
+    >>> from sklearn_astromer import AstromerClassifier
+    >>> from sklearn_astromer.datasets import make_light_curves
+    >>> X, y = make_light_curves(n_per_class=4, random_state=0)
+    >>> clf = AstromerClassifier(n_layers=1, d_model=32, d_ff=32, max_epochs=1,
+    ...                          hidden_layer_sizes=(32,), head_epochs=5,
+    ...                          random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **AstromerBase._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list],
+        "head_epochs": [Interval(Integral, 1, None, closed="left")],
+        "head_lr": [Interval(Real, 0, None, closed="neither")],
+        "train_encoder": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        weights=None,
+        *,
+        preset="astromer1",
+        n_layers=None,
+        n_heads=None,
+        d_model=None,
+        d_ff=None,
+        dropout=None,
+        window_length=None,
+        max_epochs=10,
+        batch_size=64,
+        lr=1e-3,
+        probed_fraction=0.5,
+        same_fraction=0.2,
+        random_fraction=0.2,
+        loss="rmse",
+        hidden_layer_sizes=(1024, 512, 256),
+        head_epochs=100,
+        head_lr=1e-3,
+        train_encoder=False,
+        validation_fraction=0.0,
+        patience=5,
+        inference_batch_size=256,
+        columns=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.weights = weights
+        self.preset = preset
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_model = d_model
+        self.d_ff = d_ff
+        self.dropout = dropout
+        self.window_length = window_length
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.probed_fraction = probed_fraction
+        self.same_fraction = same_fraction
+        self.random_fraction = random_fraction
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.head_epochs = head_epochs
+        self.head_lr = head_lr
+        self.train_encoder = train_encoder
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.inference_batch_size = inference_batch_size
+        self.columns = columns
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fine-tune the encoder on X, then train the head on (X, y).
+
+        Parameters
+        ----------
+        X : light curves
+            Any form :func:`~sklearn_astromer.as_light_curves` accepts.
+        y : array-like of shape (n_objects,)
+            Class labels of any type.
+
+        Returns
+        -------
+        self : AstromerClassifier
+        """
+        lc = self._check_light_curves(X, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if len(y) != len(lc):
+            raise ValueError(f"y has {len(y)} labels for {len(lc)} light curves")
+        encoder = LabelEncoder()
+        labels = encoder.fit_transform(y).astype(np.int64)
+        self.classes_ = encoder.classes_
+
+        _, torch_seed, rng = self._fit_encoder(lc)
+        config = self.config_
+        stage = dict(
+            max_epochs=self.head_epochs,
+            batch_size=self.batch_size,
+            lr=self.head_lr,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            device=self.device_,
+            verbose=self.verbose,
+        )
+        with seeded(torch_seed + 1):
+            head = LayerWeightedHead(
+                config.n_layers + 1, config.d_model, len(self.classes_), tuple(self.hidden_layer_sizes)
+            ).to(self.device_)
+            if self.train_encoder:
+                model = EncoderClassifier(self.module_, head)
+                self.head_history_ = fit_windows(model, lc, labels, rng=rng, **stage)
+                self.module_.eval()
+            else:
+                features = self._encode(lc).means
+                self.head_history_ = fit_head(head, features, labels, **stage)
+        self.head_ = head.eval()
+        self.layer_weights_ = head.layer_weights().detach().cpu().numpy()
+        return self
+
+    @torch.inference_mode()
+    def predict_proba(self, X):
+        """Class probabilities, one row per light curve.
+
+        Parameters
+        ----------
+        X : light curves
+
+        Returns
+        -------
+        proba : ndarray of shape (n_objects, n_classes)
+        """
+        check_is_fitted(self, "head_")
+        lc = self._check_light_curves(X, reset=False)
+        features = torch.from_numpy(self._encode(lc).means).to(self.device_)
+        logits = self.head_(features)
+        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+
+    def predict(self, X):
+        """Most probable class of each light curve.
+
+        Parameters
+        ----------
+        X : light curves
+
+        Returns
+        -------
+        labels : ndarray of shape (n_objects,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,724 @@
+"""Released Astromer weights: registry, download, checksums, cache, readers.
+
+The authors released two Astromer 1 weight sets as zip archives: ``macho``
+(a TensorFlow checkpoint) and ``atlas`` (a Keras HDF5 file). This module
+finds them (a local file, the cache folder, or a download checked against
+its SHA-256), reads them without TensorFlow, maps every tensor onto
+:class:`~sklearn_astromer._model.Astromer` by an explicit name table, and
+keeps the result in the package's own safetensors format so that later
+loads skip the conversion.
+
+The cache folder is ``$SKLEARN_ASTROMER_HOME`` when set, else the user
+cache (``~/.cache/sklearn-astromer`` on Linux). A folder that already holds
+the archives under their registry file names serves them offline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pooch
+import torch
+
+from ._io import is_saved_model, load_model, save_model
+from ._model import Astromer, AstromerConfig
+from ._tf_checkpoint import parse_index, read_tensors
+
+__all__ = [
+    "PRETRAINED",
+    "PretrainedWeights",
+    "get_weights_home",
+    "list_pretrained",
+    "fetch_pretrained",
+    "read_official",
+    "resolve_weights",
+]
+
+HOME_ENV = "SKLEARN_ASTROMER_HOME"
+_CACHE_NAME = "sklearn-astromer"
+_CONVERTED = "converted"
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """One released weight set.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    filename : str
+        File name of the official archive, in the cache folder too.
+    url : str
+        Public URL of the archive.
+    sha256 : str
+        SHA-256 of the archive.
+    format : {"tf-checkpoint", "keras-h5"}
+        How the weights are stored inside the archive.
+    preset : str
+        Architecture preset of :class:`~sklearn_astromer._model.AstromerConfig`.
+    description : str
+        What the weights were trained on.
+    """
+
+    name: str
+    filename: str
+    url: str
+    sha256: str
+    format: str
+    preset: str
+    description: str
+
+
+PRETRAINED = {
+    "macho": PretrainedWeights(
+        name="macho",
+        filename="macho_a0.zip",
+        url="https://github.com/astromer-science/weights/raw/main/macho_a0.zip",
+        sha256="76a204a37a0d47bfd722477f55231624c0c56cf9eea3369b5f22ff445d95158b",
+        format="tf-checkpoint",
+        preset="astromer1",
+        description="Astromer 1 pretrained on ~1.5 M unlabelled MACHO R-band light curves",
+    ),
+    "atlas": PretrainedWeights(
+        name="atlas",
+        filename="atlas.zip",
+        url=(
+            "https://github.com/astromer-science/weights/raw/"
+            "3bf2237a1a225c0addf00bed2769f338a008d56f/atlas.zip"
+        ),
+        sha256="ea4c4dae7407554dd6f2dd3c4b5eb0faac83b07b2022786a0c307002c4c643d6",
+        format="keras-h5",
+        preset="astromer1",
+        description="Astromer 1 from MACHO, further trained on ATLAS orange-band light curves",
+    ),
+}
+
+
+def list_pretrained():
+    """Return the names of the released weight sets.
+
+    Returns
+    -------
+    names : list of str
+        Keys of :data:`PRETRAINED`, each usable as ``weights=`` anywhere.
+
+    Examples
+    --------
+    >>> list_pretrained()
+    ['macho', 'atlas']
+    """
+    return list(PRETRAINED)
+
+
+def get_weights_home():
+    """Return the folder where weight archives are looked for and downloaded.
+
+    Returns
+    -------
+    home : pathlib.Path
+        ``$SKLEARN_ASTROMER_HOME`` when set, else the user cache folder of
+        ``sklearn-astromer``. It need not exist yet.
+    """
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser()
+    return Path(pooch.os_cache(_CACHE_NAME))
+
+
+def _user_cache():
+    return Path(pooch.os_cache(_CACHE_NAME))
+
+
+def _writable(path):
+    """Whether files may be created in ``path`` (or in the parent that would hold it).
+
+    The permission bits are honoured even for root, who could write anyway:
+    a folder marked read-only (a shared, read-only copy of the archives) is
+    not to be written into.
+    """
+    path = Path(path)
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    if not path.is_dir():
+        return False
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
+
+
+# --------------------------------------------------------------------------
+# Finding and downloading archives
+# --------------------------------------------------------------------------
+
+
+def fetch_pretrained(name):
+    """Return the local path of a released archive, downloading it if needed.
+
+    The archive is looked for under its registry file name in
+    :func:`get_weights_home`, then (when that folder is not writable) in the
+    user cache, and otherwise downloaded there from its public URL. Its
+    SHA-256 is checked in every case.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_pretrained`.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The verified archive.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered, or a file does not have the
+        registered SHA-256.
+    OSError
+        If the archive is not local and cannot be downloaded; the message
+        says where to put a copy.
+    """
+    entry = _registered(name)
+    home = get_weights_home()
+    folders = [home] if _writable(home) else [home, _user_cache()]
+    for folder in folders:
+        candidate = folder / entry.filename
+        if candidate.is_file():
+            digest = pooch.file_hash(str(candidate), alg="sha256")
+            if digest != entry.sha256:
+                raise ValueError(
+                    f"{candidate} does not have the SHA-256 of the {name!r} weights "
+                    f"(expected {entry.sha256}, found {digest}): it is damaged or "
+                    "another file; delete it to download it again"
+                )
+            return candidate
+    target = folders[-1]
+    try:
+        path = pooch.retrieve(
+            entry.url,
+            known_hash=f"sha256:{entry.sha256}",
+            fname=entry.filename,
+            path=target,
+            progressbar=importlib.util.find_spec("tqdm") is not None,
+        )
+    except ValueError as exc:
+        # pooch refuses (and deletes) a download whose hash does not match.
+        raise ValueError(
+            f"the file downloaded from {entry.url} is not the {name!r} weights "
+            f"(SHA-256 mismatch, expected {entry.sha256}): {exc}"
+        ) from exc
+    except OSError as exc:
+        # Network failures from requests are OSErrors too.
+        raise OSError(
+            f"could not download the {name!r} weights from {entry.url} ({exc}). "
+            f"Without network access, fetch that file elsewhere and put it at "
+            f"{home / entry.filename} (or set {HOME_ENV} to the folder holding "
+            f"{entry.filename}), or pass the file's path as the weights."
+        ) from exc
+    return Path(path)
+
+
+def _registered(name):
+    try:
+        return PRETRAINED[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown pretrained weights {name!r}; choose one of {list_pretrained()}"
+        ) from None
+
+
+# --------------------------------------------------------------------------
+# Name tables: torch state_dict key -> official tensor name
+# --------------------------------------------------------------------------
+
+_TF_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _tf_names(n_layers):
+    """Map every state_dict key to its TF checkpoint variable."""
+    enc = "layer_with_weights-0/"
+    names = {
+        "input_proj.weight": enc + "inp_transform/kernel",
+        "input_proj.bias": enc + "inp_transform/bias",
+    }
+    for i in range(n_layers):
+        src = f"{enc}enc_layers/{i}/"
+        dst = f"blocks.{i}."
+        for ours, theirs in [
+            ("attn.q", "mha/wq"),
+            ("attn.k", "mha/wk"),
+            ("attn.v", "mha/wv"),
+            ("attn.out", "mha/dense"),
+            ("ffn_in", "ffn/layer_with_weights-0"),
+            ("ffn_out", "ffn/layer_with_weights-1"),
+        ]:
+            names[f"{dst}{ours}.weight"] = f"{src}{theirs}/kernel"
+            names[f"{dst}{ours}.bias"] = f"{src}{theirs}/bias"
+        for ours, theirs in [("norm1", "layernorm1"), ("norm2", "layernorm2")]:
+            names[f"{dst}{ours}.weight"] = f"{src}{theirs}/gamma"
+            names[f"{dst}{ours}.bias"] = f"{src}{theirs}/beta"
+    head = "layer_with_weights-1/"
+    names.update(
+        {
+            "head.norm.weight": head + "bn_0/gamma",
+            "head.norm.bias": head + "bn_0/beta",
+            "head.proj.weight": head + "reg_layer/kernel",
+            "head.proj.bias": head + "reg_layer/bias",
+        }
+    )
+    return {k: v + _TF_SUFFIX for k, v in names.items()}
+
+
+def _keras_suffix(k):
+    # Keras makes layer names unique with a global counter: "name", "name_1", ...
+    return "" if k == 0 else f"_{k}"
+
+
+def _h5_names(n_layers):
+    """Map every state_dict key to its Keras HDF5 dataset path."""
+    names = {
+        "input_proj.weight": "encoder/encoder/dense/kernel:0",
+        "input_proj.bias": "encoder/encoder/dense/bias:0",
+    }
+    for i in range(n_layers):
+        s = _keras_suffix(i)
+        mha = f"encoder/encoder/encoder_layer{s}/multi_head_attention{s}/"
+        dst = f"blocks.{i}."
+        layers = [
+            ("attn.q", mha + "WQ"),
+            ("attn.k", mha + "WK"),
+            ("attn.v", mha + "WV"),
+            ("attn.out", mha + "MixerDense"),
+            # The FFN's Dense layers were built outside the encoder's name
+            # scope, so they sit at encoder/dense_1.. (dense_0 is the input).
+            ("ffn_in", f"encoder/dense_{2 * i + 1}"),
+            ("ffn_out", f"encoder/dense_{2 * i + 2}"),
+        ]
+        for ours, theirs in layers:
+            names[f"{dst}{ours}.weight"] = f"{theirs}/kernel:0"
+            names[f"{dst}{ours}.bias"] = f"{theirs}/bias:0"
+        block = f"encoder/encoder/encoder_layer{s}/"
+        for ours, k in [("norm1", 2 * i), ("norm2", 2 * i + 1)]:
+            ln = f"{block}layer_normalization{_keras_suffix(k)}/"
+            names[f"{dst}{ours}.weight"] = ln + "gamma:0"
+            names[f"{dst}{ours}.bias"] = ln + "beta:0"
+    head = "regression/regression/"
+    ln = f"{head}layer_normalization{_keras_suffix(2 * n_layers)}/"
+    names.update(
+        {
+            "head.norm.weight": ln + "gamma:0",
+            "head.norm.bias": ln + "beta:0",
+            "head.proj.weight": head + "RegLayer/kernel:0",
+            "head.proj.bias": head + "RegLayer/bias:0",
+        }
+    )
+    return names
+
+
+def _is_kernel(name):
+    leaf = name.removesuffix(_TF_SUFFIX).rsplit("/", 1)[-1]
+    return leaf in ("kernel", "kernel:0")
+
+
+def _expected_shapes(config):
+    # The meta device builds the module without allocating or initialising.
+    with torch.device("meta"):
+        model = Astromer(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _map_tensors(tensors, names, config, source):
+    """Build the state_dict from official tensors, refusing any mismatch.
+
+    Parameters
+    ----------
+    tensors : dict of str to ndarray
+        Official tensors by name.
+    names : dict of str to str
+        state_dict key -> official name.
+    config : AstromerConfig
+    source : str
+        What the tensors came from, for error messages.
+
+    Returns
+    -------
+    state_dict : dict of str to torch.Tensor
+    """
+    expected = _expected_shapes(config)
+    if set(names) != set(expected):
+        # A table out of step with the model is a bug here, not in the file.
+        raise RuntimeError(
+            f"weight name table does not match the model: "
+            f"{sorted(set(names) ^ set(expected))}"
+        )
+    missing = [theirs for theirs in names.values() if theirs not in tensors]
+    if missing:
+        raise ValueError(f"{source}: missing tensor(s) {missing}")
+    extra = sorted(set(tensors) - set(names.values()))
+    if extra:
+        raise ValueError(f"{source}: unexpected tensor(s) {extra}")
+    state = {}
+    for ours, theirs in names.items():
+        array = tensors[theirs]
+        kernel = _is_kernel(theirs)
+        want = expected[ours][::-1] if kernel else expected[ours]
+        if tuple(array.shape) != want:
+            raise ValueError(
+                f"{source}: tensor {theirs!r} has shape {tuple(array.shape)}, "
+                f"expected {want} (for {ours})"
+            )
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(f"{source}: tensor {theirs!r} has dtype {array.dtype}")
+        # Keras kernels are (in, out); torch Linear weights are (out, in).
+        array = array.T if kernel else array
+        state[ours] = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    return state
+
+
+def _config_from_conf(conf, preset):
+    """Architecture from an official ``conf.json``.
+
+    Its ``head_dim`` is the model width. Its ``base`` is ignored: the
+    released code never passed it on, and the weights were trained with
+    positional base 10000 (the preset's).
+    """
+    return AstromerConfig.preset(
+        preset,
+        n_layers=conf.get("layers"),
+        n_heads=conf.get("heads"),
+        d_model=conf.get("head_dim"),
+        d_ff=conf.get("dff"),
+        dropout=conf.get("dropout"),
+        window_length=conf.get("max_obs"),
+    )
+
+
+# --------------------------------------------------------------------------
+# Official archives and folders
+# --------------------------------------------------------------------------
+
+_CONF = "conf.json"
+_CKPT_INDEX = "weights.index"
+_H5 = "weights.h5"
+
+
+def _h5_tensors(data):
+    tensors = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            tensors[name] = obj[()]
+
+    with h5py.File(io.BytesIO(data), "r") as f:
+        f.visititems(visit)
+    return tensors
+
+
+def _read_official_files(read, source, preset="astromer1"):
+    """Convert official weights given a reader of the folder's files.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(filename) -> bytes or None`` for files of the official folder.
+    source : str
+        Description of the folder, for messages.
+    preset : str, default="astromer1"
+
+    Returns
+    -------
+    config, state_dict, info
+        ``info`` describes the source format and training configuration.
+    """
+    conf_bytes = read(_CONF)
+    if conf_bytes is None:
+        raise ValueError(f"{source}: no {_CONF}")
+    conf = json.loads(conf_bytes)
+    config = _config_from_conf(conf, preset)
+    index = read(_CKPT_INDEX)
+    if index is not None:
+        fmt = "tf-checkpoint"
+        num_shards, entries = parse_index(index)
+        shards = {}
+        for i in range(num_shards):
+            shard_name = f"weights.data-{i:05d}-of-{num_shards:05d}"
+            shards[i] = read(shard_name)
+            if shards[i] is None:
+                raise ValueError(f"{source}: no {shard_name}")
+        tensors = read_tensors(entries, shards)
+        names = _tf_names(config.n_layers)
+    else:
+        data = read(_H5)
+        if data is None:
+            raise ValueError(f"{source}: neither {_CKPT_INDEX} nor {_H5}")
+        fmt = "keras-h5"
+        tensors = _h5_tensors(data)
+        names = _h5_names(config.n_layers)
+    state = _map_tensors(tensors, names, config, source)
+    return config, state, {"format": fmt, "training_config": conf}
+
+
+def _official_dir(prefixes, is_file):
+    """The one folder prefix among ``prefixes`` holding conf.json and weights.
+
+    ``prefixes`` are folder prefixes ("" or ending in a separator); None when
+    none or several qualify.
+    """
+    found = [
+        d
+        for d in prefixes
+        if is_file(d + _CONF) and (is_file(d + _CKPT_INDEX) or is_file(d + _H5))
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _read_zip(path):
+    with zipfile.ZipFile(path) as zf:
+        members = set(zf.namelist())
+        prefixes = {m[: m.rfind("/") + 1] for m in members}
+        prefix = _official_dir(sorted(prefixes), members.__contains__)
+        if prefix is None:
+            raise ValueError(
+                f"{path}: not an official Astromer weights archive "
+                f"(one folder with {_CONF} and {_CKPT_INDEX} or {_H5})"
+            )
+
+        def read(name):
+            member = prefix + name
+            return zf.read(member) if member in members else None
+
+        return _read_official_files(read, str(path))
+
+
+def _read_folder(path):
+    # An unpacked archive: the folder itself, or the one folder it unpacked to.
+    def is_file(name):
+        return Path(name).is_file()
+
+    prefix = _official_dir([str(path) + os.sep], is_file) or _official_dir(
+        sorted(str(p) + os.sep for p in path.iterdir() if p.is_dir()), is_file
+    )
+    if prefix is None:
+        raise ValueError(
+            f"{path}: neither a saved sklearn-astromer model (config.json + "
+            f"model.safetensors) nor an official Astromer folder ({_CONF} and "
+            f"{_CKPT_INDEX} or {_H5})"
+        )
+    folder = Path(prefix)
+
+    def read(name):
+        file = folder / name
+        return file.read_bytes() if file.is_file() else None
+
+    return _read_official_files(read, str(folder))
+
+
+def read_official(path):
+    """Read official Astromer weights from a zip archive or unpacked folder.
+
+    No cache is read or written; :func:`resolve_weights` is the usual entry.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An official zip archive, the folder it unpacks to (holding
+        ``conf.json`` and ``weights.index`` + ``weights.data-*`` or
+        ``weights.h5``), a folder containing that one folder, or the
+        ``weights.index`` / ``weights.h5`` file of such a folder.
+
+    Returns
+    -------
+    config : AstromerConfig
+        Architecture from ``conf.json``.
+    state_dict : dict of str to torch.Tensor
+        Tensors (float32) for :class:`~sklearn_astromer._model.Astromer`.
+    extra : dict
+        ``{"weights": {...}}`` describing the source.
+
+    Raises
+    ------
+    ValueError
+        If the layout is not recognised, or a tensor is missing, unexpected
+        or misshapen.
+    """
+    path = Path(path)
+    if path.name in (_CKPT_INDEX, _H5):
+        path = path.parent
+    if path.is_dir():
+        config, state, info = _read_folder(path)
+        return config, state, {"weights": info}
+    config, state, info = _read_zip(path)
+    digest = pooch.file_hash(str(path), alg="sha256")
+    return config, state, {"weights": _describe(info, digest)}
+
+
+def _describe(info, digest):
+    names = [e.name for e in PRETRAINED.values() if e.sha256 == digest]
+    return {"name": names[0] if names else None, "sha256": digest, **info}
+
+
+# --------------------------------------------------------------------------
+# Converted cache
+# --------------------------------------------------------------------------
+
+
+def _converted_folders():
+    """Folders that may hold converted weights, the preferred writable one first."""
+    folders = [get_weights_home() / _CONVERTED, _user_cache() / _CONVERTED]
+    return list(dict.fromkeys(folders))
+
+
+def _load_converted(digest):
+    for folder in _converted_folders():
+        path = folder / digest
+        if is_saved_model(path):
+            try:
+                config, state, extra = load_model(path)
+                _check_state_dict(config, state, path)
+            except Exception:
+                # A damaged cache entry is not fatal: convert again.
+                continue
+            return config, state, extra
+    return None
+
+
+def _check_state_dict(config, state, source):
+    expected = _expected_shapes(config)
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if got != expected:
+        raise ValueError(f"{source}: tensors do not match the architecture")
+
+
+def _store_converted(digest, config, state, extra):
+    """Write converted weights to the first writable cache folder.
+
+    The folder is written under a temporary name and renamed, so that a
+    concurrent reader never sees half a model. Failing to cache is not an
+    error: the archive is simply converted again next time.
+    """
+    for folder in _converted_folders():
+        if not _writable(folder):
+            continue
+        target = folder / digest
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=folder))
+        except OSError:
+            continue
+        try:
+            save_model(tmp, config, state, extra)
+            if target.exists():
+                # A damaged entry: move it aside first, since a folder can
+                # only be renamed onto a missing or empty one.
+                stale = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=folder))
+                os.replace(target, stale / "old")
+                shutil.rmtree(stale, ignore_errors=True)
+            os.rename(tmp, target)
+        except OSError:
+            # Another process may have won the race; its copy is as good.
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target if is_saved_model(target) else None
+    return None
+
+
+def _load_archive(path, digest):
+    cached = _load_converted(digest)
+    if cached is not None:
+        return cached
+    config, state, info = _read_zip(path)
+    extra = {"weights": _describe(info, digest)}
+    _store_converted(digest, config, state, extra)
+    return config, state, extra
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+
+
+def resolve_weights(weights):
+    """Load Astromer weights from a name, an archive or a folder.
+
+    Parameters
+    ----------
+    weights : str or path-like
+        One of:
+
+        - a registered name (:func:`list_pretrained`): the archive is taken
+          from :func:`get_weights_home` (``$SKLEARN_ASTROMER_HOME``) or
+          downloaded there, then converted once to the package's format in
+          a ``converted/`` cache keyed by its SHA-256;
+        - the path of an official zip archive (also converted once and
+          cached);
+        - an unpacked official folder (``conf.json`` with ``weights.index``
+          and ``weights.data-*``, or ``weights.h5``), or one of those two
+          weight files, read directly;
+        - a model folder saved by this package (``config.json`` and
+          ``model.safetensors``).
+
+        A string equal to a registered name is that name; to load a local
+        folder of the same name, pass ``"./macho"`` or a :class:`~pathlib.Path`
+        with a directory part.
+
+    Returns
+    -------
+    config : AstromerConfig
+        Architecture.
+    state_dict : dict of str to torch.Tensor
+        Tensors for :class:`~sklearn_astromer._model.Astromer`.
+    extra : dict
+        Saved estimator state; for official weights ``{"weights": {...}}``
+        with the source's name, SHA-256, format and training configuration.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, a checksum does not match, or the files do
+        not hold exactly the expected tensors.
+    FileNotFoundError
+        If a path does not exist.
+    OSError
+        If a registered archive is neither local nor downloadable.
+
+    Examples
+    --------
+    >>> config, state_dict, extra = resolve_weights("macho")  # doctest: +SKIP
+    >>> model = Astromer(config)  # doctest: +SKIP
+    >>> model.load_state_dict(state_dict)  # doctest: +SKIP
+    """
+    if isinstance(weights, str) and weights in PRETRAINED:
+        entry = PRETRAINED[weights]
+        cached = _load_converted(entry.sha256)
+        if cached is not None:
+            return cached
+        return _load_archive(fetch_pretrained(weights), entry.sha256)
+    path = Path(weights).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{weights!r} is neither a pretrained name ({list_pretrained()}) "
+            "nor an existing file or folder"
+        )
+    if path.is_dir():
+        if is_saved_model(path):
+            return load_model(path)
+        return read_official(path)
+    if path.name in (_CKPT_INDEX, _H5):
+        return read_official(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a zip archive; pass an official archive or a folder"
+        )
+    return _load_archive(path, pooch.file_hash(str(path), alg="sha256"))
+

@@ -1,0 +1,483 @@
+"""Released weights: registry, readers, name tables, cache and download."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import threading
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pooch
+import pytest
+import torch
+
+from sklearn_astromer import _tf_checkpoint, weights
+from sklearn_astromer._io import save_model
+from sklearn_astromer._model import Astromer, AstromerConfig
+from sklearn_astromer._tf_checkpoint import (
+    crc32c_available,
+    parse_index,
+    read_checkpoint,
+    read_tensors,
+)
+from sklearn_astromer.weights import (
+    PRETRAINED,
+    fetch_pretrained,
+    list_pretrained,
+    read_official,
+    resolve_weights,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+WEIGHTS_DIR = SHARED / "weights"
+N_PARAMETERS = 661_505
+
+pytestmark = pytest.mark.skipif(
+    not WEIGHTS_DIR.is_dir(), reason="shared/weights (official archives) not available"
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Point the weights home and the user cache into the test's own folder."""
+    home = tmp_path / "home"
+    user = tmp_path / "user-cache"
+    monkeypatch.setenv(weights.HOME_ENV, str(home))
+    monkeypatch.setattr(weights, "_user_cache", lambda: user)
+    # A local test server must not be reached through a proxy.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return home, user
+
+
+def _archive(name):
+    return WEIGHTS_DIR / PRETRAINED[name].filename
+
+
+def _unpack(name, dest):
+    with zipfile.ZipFile(_archive(name)) as zf:
+        zf.extractall(dest)
+    return dest / ("macho" if name == "macho" else "atlas")
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].dtype == b[key].dtype == torch.float32, key
+        assert torch.equal(a[key], b[key]), key
+
+
+def _expected_shapes():
+    model = Astromer(AstromerConfig.preset("astromer1"))
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------
+
+
+def test_registry_lists_both_archives():
+    assert list_pretrained() == ["macho", "atlas"]
+    for name, entry in PRETRAINED.items():
+        assert entry.name == name
+        assert entry.url.startswith("https://") and entry.url.endswith(entry.filename)
+        assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
+        assert entry.preset == "astromer1"
+    assert PRETRAINED["macho"].format == "tf-checkpoint"
+    assert PRETRAINED["atlas"].format == "keras-h5"
+
+
+@pytest.mark.parametrize("name", ["macho", "atlas"])
+def test_shared_archives_match_registry(name):
+    assert pooch.file_hash(str(_archive(name))) == PRETRAINED[name].sha256
+
+
+# --------------------------------------------------------------------------
+# Loading the official archives
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["macho", "atlas"])
+def test_official_archive_loads_exactly(name):
+    config, state, extra = read_official(_archive(name))
+    assert config == AstromerConfig.preset("astromer1")
+    assert {k: tuple(v.shape) for k, v in state.items()} == _expected_shapes()
+    assert sum(v.numel() for v in state.values()) == N_PARAMETERS
+    assert all(v.dtype == torch.float32 and v.is_contiguous() for v in state.values())
+    info = extra["weights"]
+    assert info["name"] == name
+    assert info["sha256"] == PRETRAINED[name].sha256
+    assert info["format"] == PRETRAINED[name].format
+    assert info["training_config"]["head_dim"] == 256
+    model = Astromer(config)
+    model.load_state_dict(state, strict=True)
+    assert model.n_parameters() == N_PARAMETERS
+
+
+def test_keras_kernels_are_transposed(tmp_path):
+    folder = _unpack("macho", tmp_path)
+    raw = read_checkpoint(folder / "weights")
+    _, state, _ = read_official(folder)
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+    wq = raw["layer_with_weights-0/enc_layers/1/mha/wq/kernel" + suffix]
+    np.testing.assert_array_equal(state["blocks.1.attn.q.weight"].numpy(), wq.T)
+    proj = raw["layer_with_weights-0/inp_transform/kernel" + suffix]  # (1, 256)
+    np.testing.assert_array_equal(state["input_proj.weight"].numpy(), proj.T)
+    gamma = raw["layer_with_weights-1/bn_0/gamma" + suffix]
+    np.testing.assert_array_equal(state["head.norm.weight"].numpy(), gamma)
+
+
+def test_zip_folder_cache_and_saved_model_agree(tmp_path, isolated_cache):
+    home, _ = isolated_cache
+    for name in ("macho", "atlas"):
+        _, from_zip, _ = read_official(_archive(name))
+        unpacked = tmp_path / f"unpacked-{name}"
+        folder = _unpack(name, unpacked)
+        _, from_folder, _ = resolve_weights(folder)
+        # The folder the archive was unpacked into works as well.
+        _, from_parent, _ = resolve_weights(unpacked)
+        config, converting, extra = resolve_weights(_archive(name))
+        cached = home / "converted" / PRETRAINED[name].sha256
+        assert (cached / "model.safetensors").is_file()
+        _, from_cache, extra_cached = resolve_weights(_archive(name))
+        saved = save_model(tmp_path / f"saved-{name}", config, from_zip, extra)
+        _, from_saved, _ = resolve_weights(saved)
+        for other in (from_folder, from_parent, converting, from_cache, from_saved):
+            _assert_same_state(from_zip, other)
+        assert extra_cached == extra
+
+
+def test_cached_conversion_is_used(monkeypatch, isolated_cache):
+    home, _ = isolated_cache
+    home.mkdir()
+    shutil.copy(_archive("atlas"), home)
+    first = resolve_weights("atlas")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the archive was read although a converted copy exists")
+
+    monkeypatch.setattr(weights, "_read_zip", no_reading)
+    second = resolve_weights("atlas")
+    _assert_same_state(first[1], second[1])
+    assert first[0] == second[0] and first[2] == second[2]
+
+
+def test_damaged_cache_is_converted_again(isolated_cache):
+    home, _ = isolated_cache
+    home.mkdir()
+    shutil.copy(_archive("macho"), home)
+    _, state, _ = resolve_weights("macho")
+    tensors = home / "converted" / PRETRAINED["macho"].sha256 / "model.safetensors"
+    tensors.write_bytes(b"not a safetensors file")
+    _, again, _ = resolve_weights("macho")
+    _assert_same_state(state, again)
+    assert tensors.stat().st_size > N_PARAMETERS * 4
+
+
+@pytest.fixture
+def read_only_weights(tmp_path):
+    """The shared archives in a folder marked read-only.
+
+    The shared folder itself when it is so marked (as in CI); otherwise a
+    read-only copy, so that the test never writes into shared/.
+    """
+    if not weights._writable(WEIGHTS_DIR):
+        yield WEIGHTS_DIR
+        return
+    folder = tmp_path / "read-only-weights"
+    folder.mkdir()
+    for name in ("macho", "atlas"):
+        shutil.copy(_archive(name), folder)
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)
+
+
+def test_home_with_shared_archives_works_offline(monkeypatch, isolated_cache, read_only_weights):
+    _, user = isolated_cache
+    monkeypatch.setenv(weights.HOME_ENV, str(read_only_weights))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(pooch, "retrieve", no_download)
+    before = sorted(os.listdir(read_only_weights))
+    for name in ("macho", "atlas"):
+        filename = PRETRAINED[name].filename
+        assert fetch_pretrained(name) == read_only_weights / filename
+        config, state, extra = resolve_weights(name)
+        assert config == AstromerConfig.preset("astromer1")
+        assert sum(v.numel() for v in state.values()) == N_PARAMETERS
+        assert extra["weights"]["name"] == name
+    # The read-only home is left alone: conversions go to the user cache.
+    assert sorted(os.listdir(read_only_weights)) == before
+    assert sorted(p.name for p in (user / "converted").iterdir()) == sorted(
+        e.sha256 for e in PRETRAINED.values()
+    )
+
+
+def test_weight_files_can_be_named_directly(tmp_path):
+    _, reference, _ = read_official(_archive("macho"))
+    _, state, _ = resolve_weights(_unpack("macho", tmp_path / "m") / "weights.index")
+    _assert_same_state(reference, state)
+    _, reference, _ = read_official(_archive("atlas"))
+    _, state, _ = resolve_weights(_unpack("atlas", tmp_path / "a") / "weights.h5")
+    _assert_same_state(reference, state)
+
+
+# --------------------------------------------------------------------------
+# Refusing files that do not hold exactly the expected tensors
+# --------------------------------------------------------------------------
+
+
+def _edit_h5(folder, edit):
+    with h5py.File(folder / "weights.h5", "r+") as f:
+        edit(f)
+
+
+def test_missing_extra_and_misshapen_h5_tensors_are_refused(tmp_path):
+    ln = "encoder/encoder/encoder_layer_1/layer_normalization_3/gamma:0"
+    wq = "encoder/encoder/encoder_layer/multi_head_attention/WQ/kernel:0"
+
+    missing = _unpack("atlas", tmp_path / "missing")
+    _edit_h5(missing, lambda f: f.__delitem__(ln))
+    with pytest.raises(ValueError, match=r"missing tensor.*layer_normalization_3/gamma"):
+        resolve_weights(missing)
+
+    extra = _unpack("atlas", tmp_path / "extra")
+    _edit_h5(extra, lambda f: f.create_dataset("encoder/dense_5/kernel:0", data=np.zeros((2, 2))))
+    with pytest.raises(ValueError, match=r"unexpected tensor.*dense_5/kernel"):
+        resolve_weights(extra)
+
+    def truncate_wq(f):
+        value = f[wq][()]
+        del f[wq]
+        f.create_dataset(wq, data=value[:, :128])
+
+    misshapen = _unpack("atlas", tmp_path / "misshapen")
+    _edit_h5(misshapen, truncate_wq)
+    message = r"WQ/kernel:0.*shape \(256, 128\), expected \(256, 256\)"
+    with pytest.raises(ValueError, match=message):
+        resolve_weights(misshapen)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("drop", r"missing tensor.*bn_0/beta"),
+        ("add", r"unexpected tensor.*reg_layer_2/kernel"),
+        ("reshape", r"ffn/layer_with_weights-1/kernel.*shape \(256, 128\), expected \(128, 256\)"),
+    ],
+)
+def test_missing_extra_and_misshapen_checkpoint_tensors_are_refused(tmp_path, edit, message):
+    tensors = read_checkpoint(_unpack("macho", tmp_path) / "weights")
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+    if edit == "drop":
+        del tensors["layer_with_weights-1/bn_0/beta" + suffix]
+    elif edit == "add":
+        tensors["layer_with_weights-1/reg_layer_2/kernel" + suffix] = np.zeros((256, 1))
+    else:
+        name = "layer_with_weights-0/enc_layers/0/ffn/layer_with_weights-1/kernel" + suffix
+        tensors[name] = tensors[name].T
+    config = AstromerConfig.preset("astromer1")
+    with pytest.raises(ValueError, match=message):
+        weights._map_tensors(tensors, weights._tf_names(2), config, "test checkpoint")
+
+
+def test_configuration_disagreeing_with_tensors_is_refused(tmp_path):
+    folder = _unpack("macho", tmp_path)
+    conf = json.loads((folder / "conf.json").read_text())
+    conf["dff"] = 64
+    (folder / "conf.json").write_text(json.dumps(conf))
+    with pytest.raises(ValueError, match=r"ffn/layer_with_weights-0/kernel.*expected \(256, 64\)"):
+        resolve_weights(folder)
+
+
+def test_unrecognised_inputs_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a pretrained name"):
+        resolve_weights("no-such-weights")
+    with pytest.raises(ValueError, match="unknown pretrained weights"):
+        fetch_pretrained("no-such-weights")
+    not_zip = tmp_path / "weights.bin"
+    not_zip.write_bytes(b"\0" * 64)
+    with pytest.raises(ValueError, match="not a zip archive"):
+        resolve_weights(not_zip)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="neither a saved sklearn-astromer model"):
+        resolve_weights(empty)
+    other_zip = tmp_path / "other.zip"
+    with zipfile.ZipFile(other_zip, "w") as zf:
+        zf.writestr("something/readme.txt", "hello")
+    with pytest.raises(ValueError, match="not an official Astromer weights archive"):
+        resolve_weights(other_zip)
+
+
+# --------------------------------------------------------------------------
+# Tensor bundle reader
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def macho_bundle(tmp_path):
+    folder = _unpack("macho", tmp_path)
+    index = (folder / "weights.index").read_bytes()
+    data = (folder / "weights.data-00000-of-00001").read_bytes()
+    return index, data
+
+
+def test_bundle_reader_skips_bookkeeping(macho_bundle):
+    index, data = macho_bundle
+    num_shards, entries = parse_index(index)
+    assert num_shards == 1
+    assert "_CHECKPOINTABLE_OBJECT_GRAPH" in entries
+    tensors = read_tensors(entries, {0: data})
+    assert len(tensors) == len(entries) - 1 == 38
+    assert all(name.endswith("/.ATTRIBUTES/VARIABLE_VALUE") for name in tensors)
+    assert sum(t.size for t in tensors.values()) == N_PARAMETERS
+    assert all(t.dtype == np.float32 and t.flags.writeable for t in tensors.values())
+
+
+def test_bundle_reader_refuses_malformed_files(macho_bundle):
+    index, data = macho_bundle
+    with pytest.raises(ValueError, match="bad table magic"):
+        parse_index(index[:-1] + b"\0", verify=False)
+    with pytest.raises(ValueError, match="too short"):
+        parse_index(b"\0" * 10)
+    _, entries = parse_index(index)
+    with pytest.raises(ValueError, match="outside its data shard"):
+        read_tensors(entries, {0: data[: len(data) // 2]}, verify=False)
+    with pytest.raises(ValueError, match="missing shard 0"):
+        read_tensors(entries, {}, verify=False)
+
+
+def test_bundle_reader_refuses_compressed_blocks(macho_bundle):
+    index, _ = macho_bundle
+    # The index block's trailer sits just before the 48-byte footer; its
+    # first byte is the compression type.
+    trailer = len(index) - 48 - 5
+    tampered = bytearray(index)
+    tampered[trailer] = 1
+    with pytest.raises(ValueError, match="compressed"):
+        parse_index(bytes(tampered), verify=False)
+
+
+@pytest.mark.skipif(not crc32c_available(), reason="no CRC32C library installed")
+def test_bundle_checksums_are_verified(macho_bundle):
+    index, data = macho_bundle
+    _, entries = parse_index(index, verify=True)
+    entry = entries["layer_with_weights-1/reg_layer/bias/.ATTRIBUTES/VARIABLE_VALUE"]
+    tampered = bytearray(data)
+    tampered[entry.offset] ^= 0x01
+    with pytest.raises(ValueError, match="reg_layer/bias.*CRC32C"):
+        read_tensors(entries, {0: bytes(tampered)}, verify=True)
+    # Skipping verification reads the altered value.
+    read_tensors(entries, {0: bytes(tampered)}, verify=False)
+    bad_index = bytearray(index)
+    bad_index[index.find(b"bn_0")] ^= 0x20
+    with pytest.raises(ValueError, match="index block fails its CRC32C"):
+        parse_index(bytes(bad_index), verify=True)
+
+
+def test_required_verification_needs_a_crc_library(macho_bundle, monkeypatch):
+    monkeypatch.setattr(_tf_checkpoint, "_crc32c_function", lambda: None)
+    assert not crc32c_available()
+    with pytest.raises(ImportError, match="google-crc32c"):
+        parse_index(macho_bundle[0], verify=True)
+    parse_index(macho_bundle[0])  # None: verify only when possible
+
+
+# --------------------------------------------------------------------------
+# Download
+# --------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving copies of the official archives."""
+    served = tmp_path / "served"
+    served.mkdir()
+    for name in ("macho", "atlas"):
+        shutil.copy(_archive(name), served)
+    handler = functools.partial(_QuietHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _serve_from(monkeypatch, name, url, **changes):
+    entry = replace(PRETRAINED[name], url=url, **changes)
+    monkeypatch.setitem(PRETRAINED, name, entry)
+    return entry
+
+
+def test_download_is_checked_and_cached(monkeypatch, local_server, isolated_cache):
+    home, _ = isolated_cache
+    entry = _serve_from(monkeypatch, "atlas", f"{local_server}/atlas.zip")
+    config, state, extra = resolve_weights("atlas")
+    assert (home / entry.filename).is_file()
+    assert pooch.file_hash(str(home / entry.filename)) == entry.sha256
+    assert extra["weights"]["name"] == "atlas"
+    _, reference, _ = read_official(_archive("atlas"))
+    _assert_same_state(reference, state)
+    # Once converted, the archive itself is no longer needed.
+    (home / entry.filename).unlink()
+    _, again, _ = resolve_weights("atlas")
+    _assert_same_state(reference, again)
+
+
+def test_download_with_wrong_checksum_is_refused(monkeypatch, local_server, isolated_cache):
+    home, _ = isolated_cache
+    # The server hands out the ATLAS archive where the MACHO one is expected.
+    _serve_from(monkeypatch, "macho", f"{local_server}/atlas.zip")
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        resolve_weights("macho")
+    assert not (home / PRETRAINED["macho"].filename).exists()
+
+
+def test_local_file_with_wrong_checksum_is_refused(isolated_cache):
+    home, _ = isolated_cache
+    home.mkdir()
+    shutil.copy(_archive("atlas"), home / PRETRAINED["macho"].filename)
+    with pytest.raises(ValueError, match="does not have the SHA-256 of the 'macho' weights"):
+        resolve_weights("macho")
+
+
+def _closed_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_no_network_gives_a_clear_message(monkeypatch, isolated_cache):
+    home, _ = isolated_cache
+    url = f"http://127.0.0.1:{_closed_port()}/macho_a0.zip"
+    _serve_from(monkeypatch, "macho", url)
+    with pytest.raises(OSError, match="could not download") as info:
+        resolve_weights("macho")
+    message = str(info.value)
+    assert url in message
+    assert str(home / "macho_a0.zip") in message
+    assert weights.HOME_ENV in message

@@ -282,5 +282,6 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
+        # Embeddings are float32 whatever the input precision.
+        tags.transformer_tags.preserves_dtype = []
         return tags

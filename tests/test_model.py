@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from sklearn_astromer import Astromer, AstromerConfig
+from sklearn_astromer._model import positional_encoding
+
+
+def _batch(B=3, L=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    times = torch.randn(B, L, generator=g) * 100
+    mags = torch.randn(B, L, generator=g)
+    obs_mask = torch.ones(B, L, dtype=torch.bool)
+    obs_mask[0, 12:] = False
+    times[~obs_mask] = 0
+    mags[~obs_mask] = 0
+    return times, mags, obs_mask
+
+
+def test_presets_have_the_published_sizes():
+    assert Astromer(AstromerConfig.preset("astromer1")).n_parameters() == 661_505
+    n2 = Astromer(AstromerConfig.preset("astromer2")).n_parameters()
+    assert 3.9e6 < n2 < 4.0e6
+
+
+def test_config_round_trip_and_validation():
+    config = AstromerConfig.preset("astromer2", n_layers=2, d_model=16)
+    assert AstromerConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="divisible"):
+        AstromerConfig.preset("astromer1", d_model=10, n_heads=4)
+    with pytest.raises(ValueError, match="unknown preset"):
+        AstromerConfig.preset("astromer3")
+
+
+def test_positional_encoding_one_frequency_per_dimension():
+    pe = positional_encoding(torch.tensor([[2.0]]), 4, base=10000.0)[0, 0]
+    w = 10000.0 ** (-2 * torch.arange(4.0) / 4)
+    expected = torch.stack([torch.sin(2 * w[0]), torch.cos(2 * w[1]), torch.sin(2 * w[2]), torch.cos(2 * w[3])])
+    torch.testing.assert_close(pe, expected)
+
+
+@pytest.mark.parametrize("preset", ["astromer1", "astromer2"])
+def test_output_shapes(preset):
+    model = Astromer(AstromerConfig.preset(preset, n_layers=2, d_model=16, d_ff=8)).eval()
+    out = model(*_batch())
+    assert len(out["layers"]) == 3
+    assert all(z.shape == (3, 20, 16) for z in out["layers"])
+    assert out["reconstruction"].shape == (3, 20)
+
+
+def test_masked_attention_ignores_padding_length():
+    model = Astromer(AstromerConfig.preset("astromer2", n_layers=2, d_model=16, d_ff=8)).eval()
+    times, mags, obs_mask = _batch()
+    short = model(times[:1, :12], mags[:1, :12], obs_mask[:1, :12])["layers"][-1]
+    long = model(times[:1], mags[:1], obs_mask[:1])["layers"][-1][:, :12]
+    torch.testing.assert_close(short, long, atol=1e-5, rtol=1e-5)
+
+
+def test_legacy_attention_sees_padding():
+    # The released weights were trained with padding visible (the +1 term):
+    # padding length changes the output, which is why their windows stay at L.
+    model = Astromer(AstromerConfig.preset("astromer1", n_layers=1, d_model=16, d_ff=8)).eval()
+    times, mags, obs_mask = _batch()
+    short = model(times[:1, :12], mags[:1, :12], obs_mask[:1, :12])["layers"][-1]
+    long = model(times[:1], mags[:1], obs_mask[:1])["layers"][-1][:, :12]
+    assert not torch.allclose(short, long, atol=1e-4)
+
+
+@pytest.mark.parametrize("preset", ["astromer1", "astromer2"])
+def test_hidden_magnitudes_do_not_reach_the_model(preset):
+    model = Astromer(AstromerConfig.preset(preset, n_layers=1, d_model=16, d_ff=8)).eval()
+    times, mags, obs_mask = _batch()
+    hidden = torch.zeros_like(obs_mask)
+    hidden[:, 3] = True
+    other = mags.clone()
+    other[:, 3] += 5.0
+    a = model(times, mags, obs_mask, hidden)["reconstruction"]
+    b = model(times, other, obs_mask, hidden)["reconstruction"]
+    torch.testing.assert_close(a, b)
+
+
+def test_batched_equals_one_by_one():
+    model = Astromer(AstromerConfig.preset("astromer1", n_layers=2, d_model=16, d_ff=8)).eval()
+    times, mags, obs_mask = _batch()
+    together = model(times, mags, obs_mask)["layers"][-1]
+    for i in range(3):
+        alone = model(times[i : i + 1], mags[i : i + 1], obs_mask[i : i + 1])["layers"][-1]
+        torch.testing.assert_close(alone[0], together[i], atol=1e-5, rtol=1e-5)

@@ -27,7 +27,9 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
     (``max_epochs`` epochs), then the weighted per-layer embedding (softmax
     weights over the input embedding and every block, learned) feeds an MLP
     head (1024-512-256, ReLU, LayerNorm, linear), trained with the encoder
-    frozen unless ``train_encoder=True``. Each light curve gets one
+    frozen unless ``train_encoder=True``. Each embedding dimension is
+    standardised with training-set statistics before the layers are
+    combined (they differ in scale by orders of magnitude). Each light curve gets one
     prediction: its windows' per-layer embeddings are averaged first.
 
     Parameters
@@ -183,12 +185,13 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
             head = LayerWeightedHead(
                 config.n_layers + 1, config.d_model, len(self.classes_), tuple(self.hidden_layer_sizes)
             ).to(self.device_)
+            features = self._encode(lc).means
+            head.standardize_with(features)
             if self.train_encoder:
                 model = EncoderClassifier(self.module_, head)
                 self.head_history_ = fit_windows(model, lc, labels, rng=rng, **stage)
                 self.module_.eval()
             else:
-                features = self._encode(lc).means
                 self.head_history_ = fit_head(head, features, labels, **stage)
         self.head_ = head.eval()
         self.layer_weights_ = head.layer_weights().detach().cpu().numpy()

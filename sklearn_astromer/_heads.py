@@ -29,6 +29,11 @@ class LayerWeightedHead(nn.Module):
     def __init__(self, n_layers, d_model, n_classes, hidden_layer_sizes=(1024, 512, 256)):
         super().__init__()
         self.gamma = nn.Parameter(torch.zeros(n_layers))
+        # Per-layer embeddings differ in scale by orders of magnitude (the
+        # input embedding's mean barely varies between objects); each
+        # dimension is standardised with statistics of the training set.
+        self.register_buffer("center", torch.zeros(n_layers, d_model))
+        self.register_buffer("scale", torch.ones(n_layers, d_model))
         layers, width = [], d_model
         for size in hidden_layer_sizes:
             layers += [nn.Linear(width, size), nn.ReLU()]
@@ -38,12 +43,20 @@ class LayerWeightedHead(nn.Module):
         layers.append(nn.Linear(width, n_classes))
         self.mlp = nn.Sequential(*layers)
 
+    def standardize_with(self, layers):
+        """Set the standardisation from training embeddings (N, M, D)."""
+        layers = torch.as_tensor(layers, dtype=torch.float32)
+        self.center.copy_(layers.mean(dim=0))
+        self.scale.copy_(layers.std(dim=0).clamp(min=1e-5))
+        return self
+
     def layer_weights(self):
         """Softmax of ``gamma``, shape (n_layers,)."""
         return torch.softmax(self.gamma, dim=0)
 
     def forward(self, layers):
         """Logits (B, C) from per-layer embeddings ``layers`` (B, M, D)."""
+        layers = (layers - self.center) / self.scale
         pooled = torch.einsum("bmd,m->bd", layers, self.layer_weights())
         return self.mlp(pooled)
 

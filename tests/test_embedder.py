@@ -1,0 +1,157 @@
+"""AstromerEmbedder end to end: pipelines, persistence, invariances, real data."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from sklearn_astromer import AstromerEmbedder
+from sklearn_astromer.datasets import load_light_curves, make_light_curves
+
+TINY = dict(weights=None, n_layers=2, n_heads=2, d_model=16, d_ff=16, window_length=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    X, y = make_light_curves(n_per_class=8, classes=["RRab", "EA", "LPV"], n_obs=(20, 90), random_state=1)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic):
+    X, _ = synthetic
+    return AstromerEmbedder(max_epochs=2, **TINY).fit(X)
+
+
+def test_transform_shape_and_dtype(fitted, synthetic):
+    X, _ = synthetic
+    Z = fitted.transform(X)
+    assert Z.shape == (len(X), 16) and Z.dtype == np.float32
+    assert np.isfinite(Z).all()
+
+
+@pytest.mark.parametrize("pooling, width", [("mean", 16), ("max", 16), ("layers", 48), ("weighted", 16)])
+def test_poolings(fitted, synthetic, pooling, width):
+    X, _ = synthetic
+    emb = clone(fitted).set_params(pooling=pooling, max_epochs=0)
+    emb.fit(X)
+    Z = emb.transform(X)
+    assert Z.shape == (len(X), width)
+    assert len(emb.get_feature_names_out()) == width
+
+
+def test_weighted_pooling_learns_layer_weights_from_labels(synthetic):
+    X, y = synthetic
+    unsupervised = AstromerEmbedder(pooling="weighted", max_epochs=0, **TINY).fit(X)
+    np.testing.assert_allclose(unsupervised.layer_weights_, 1 / 3)
+    supervised = AstromerEmbedder(pooling="weighted", max_epochs=0, head_epochs=50, **TINY).fit(X, y)
+    assert np.isclose(supervised.layer_weights_.sum(), 1, atol=1e-6)
+    assert not np.allclose(supervised.layer_weights_, 1 / 3)
+
+
+def test_fit_is_deterministic_and_fit_transform_matches(synthetic):
+    X, _ = synthetic
+    a = AstromerEmbedder(max_epochs=2, **TINY).fit_transform(X)
+    b = AstromerEmbedder(max_epochs=2, **TINY).fit(X).transform(X)
+    np.testing.assert_array_equal(a, b)
+    c = AstromerEmbedder(max_epochs=2, **{**TINY, "random_state": 1}).fit_transform(X)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("preset", ["astromer1", "astromer2"])
+def test_same_embeddings_together_one_by_one_and_any_batch_size(synthetic, preset):
+    X, _ = synthetic
+    # Curves longer than the window get several windows.
+    X = X + [np.r_[X[0], X[0] + [[200.0, 0, 0]]]]
+    emb = AstromerEmbedder(max_epochs=0, preset=preset, **TINY).fit(X)
+    together = emb.transform(X)
+    one_by_one = np.vstack([emb.transform([x]) for x in X])
+    np.testing.assert_allclose(one_by_one, together, atol=2e-5, rtol=1e-5)
+    for batch_size in (1, 7):
+        emb.set_params(inference_batch_size=batch_size)
+        np.testing.assert_allclose(emb.transform(X), together, atol=2e-5, rtol=1e-5)
+
+
+def test_input_forms_give_the_same_embeddings(fitted, synthetic):
+    X, _ = synthetic
+    X = X[:5]
+    ref = fitted.transform(X)
+    tuples = [(x[:, 0], x[:, 1], x[:, 2]) for x in X]
+    n = max(len(x) for x in X)
+    padded = np.full((len(X), n, 3), np.nan)
+    for k, x in enumerate(X):
+        padded[k, : len(x)] = x
+    long = pd.DataFrame(
+        [(f"o{k}", *row) for k, x in enumerate(X) for row in x], columns=["object_id", "mjd", "mag", "mag_err"]
+    )
+    shuffled = [x[np.random.default_rng(k).permutation(len(x))] for k, x in enumerate(X)]
+    for other in (tuples, padded, long, shuffled):
+        np.testing.assert_allclose(fitted.transform(other), ref, atol=1e-5)
+
+
+def test_pandas_output_is_indexed_by_object_id(fitted, synthetic):
+    X, _ = synthetic
+    long = pd.DataFrame(
+        [(f"star{k}", *row) for k, x in enumerate(X[:3]) for row in x],
+        columns=["object_id", "mjd", "mag", "mag_err"],
+    )
+    emb = clone(fitted).set_params(max_epochs=0).fit(X).set_output(transform="pandas")
+    out = emb.transform(long)
+    assert list(out.index) == ["star0", "star1", "star2"]
+    assert list(out.columns) == list(emb.get_feature_names_out())
+
+
+def test_pickle_and_save_round_trips(fitted, synthetic, tmp_path):
+    X, _ = synthetic
+    ref = fitted.transform(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X), ref)
+    fitted.save(tmp_path / "model")
+    reloaded = AstromerEmbedder(weights=tmp_path / "model", max_epochs=0).fit(X[:1])
+    np.testing.assert_array_equal(reloaded.transform(X), ref)
+
+
+def test_weights_fix_the_architecture(fitted, synthetic, tmp_path):
+    X, _ = synthetic
+    fitted.save(tmp_path / "model")
+    with pytest.raises(ValueError, match="d_model"):
+        AstromerEmbedder(weights=tmp_path / "model", d_model=32, max_epochs=0).fit(X)
+
+
+def test_clone_keeps_parameters_untouched():
+    emb = AstromerEmbedder(pooling="layers", columns={"time": "t"}, **TINY)
+    twin = clone(emb)
+    assert twin.get_params() == emb.get_params()
+    assert not hasattr(twin, "module_")
+
+
+def test_pipeline_in_grid_search(synthetic):
+    X, y = synthetic
+    pipe = make_pipeline(AstromerEmbedder(max_epochs=1, **TINY), RandomForestClassifier(n_estimators=20, random_state=0))
+    search = GridSearchCV(pipe, {"astromerembedder__pooling": ["mean", "layers"]}, cv=2)
+    search.fit(X, y)
+    assert search.best_params_["astromerembedder__pooling"] in ("mean", "layers")
+    assert 0.0 <= search.score(X, y) <= 1.0
+
+
+def test_bad_input_is_named(fitted):
+    bad = [np.c_[np.arange(5.0), np.ones(5)], np.c_[[0.0, np.nan], [1.0, 2.0]]]
+    with pytest.raises(ValueError, match=r"light curve 1.*time"):
+        fitted.transform(bad)
+
+
+def test_reconstruction_loss_goes_down_on_crts(shared_dir):
+    X, _ = load_light_curves(shared_dir / "crts_train.parquet", classes=["RRab", "EW", "EA"])
+    X = X[::20][:150]
+    emb = AstromerEmbedder(
+        weights=None, preset="astromer2", n_layers=2, n_heads=2, d_model=32, d_ff=32,
+        max_epochs=5, validation_fraction=0.3, patience=5, batch_size=16, random_state=0,
+    ).fit(X)
+    valid = [epoch["valid_loss"] for epoch in emb.history_]
+    train = [epoch["train_loss"] for epoch in emb.history_]
+    assert min(valid[1:]) < 0.95 * valid[0]
+    assert train[-1] < train[0]

@@ -74,7 +74,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
     >>> from sklearn_astromer import AstromerClassifier
     >>> from sklearn_astromer.datasets import make_light_curves
     >>> X, y = make_light_curves(n_per_class=4, random_state=0)
-    >>> clf = AstromerClassifier(n_layers=1, d_model=32, d_ff=32, max_epochs=1,
+    >>> clf = AstromerClassifier(weights=None, n_layers=1, d_model=32, d_ff=32, max_epochs=1,
     ...                          hidden_layer_sizes=(32,), head_epochs=5,
     ...                          random_state=0).fit(X, y)
     >>> clf.predict(X[:3]).shape
@@ -91,7 +91,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
 
     def __init__(
         self,
-        weights=None,
+        weights="macho",
         *,
         preset="astromer1",
         n_layers=None,

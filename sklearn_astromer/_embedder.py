@@ -33,10 +33,11 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
 
     Parameters
     ----------
-    weights : str or path-like, default=None
-        Starting model: a folder written by :meth:`save`, or a released
-        model (see :mod:`sklearn_astromer.weights`). None trains from
-        random initialisation with the ``preset`` architecture.
+    weights : str, path-like or None, default="macho"
+        Starting model: a released model's name (``"macho"``, ``"atlas"``,
+        see :mod:`sklearn_astromer.weights`), an official archive, or a
+        folder written by :meth:`save`. None trains from random
+        initialisation with the ``preset`` architecture.
     preset : {"astromer1", "astromer2"}, default="astromer1"
         Architecture family when ``weights`` is None: ``"astromer1"`` is the
         released architecture (no residuals, legacy attention term),
@@ -109,7 +110,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
     >>> from sklearn_astromer import AstromerEmbedder
     >>> from sklearn_astromer.datasets import make_light_curves
     >>> X, y = make_light_curves(n_per_class=4, random_state=0)
-    >>> emb = AstromerEmbedder(n_layers=1, d_model=32, d_ff=32, max_epochs=1,
+    >>> emb = AstromerEmbedder(weights=None, n_layers=1, d_model=32, d_ff=32, max_epochs=1,
     ...                        random_state=0).fit(X)
     >>> emb.transform(X).shape
     (24, 32)
@@ -123,7 +124,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
 
     def __init__(
         self,
-        weights=None,
+        weights="macho",
         *,
         preset="astromer1",
         n_layers=None,

@@ -4,7 +4,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_astromer import AstromerClassifier, AstromerEmbedder
 
-TINY = dict(n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16, max_epochs=1, random_state=0)
+TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16, max_epochs=1, random_state=0)
 
 EXPECTED_FAILED = {
     "check_n_features_in_after_fitting": (

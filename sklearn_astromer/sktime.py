@@ -1,0 +1,610 @@
+"""sktime adapters: Astromer as an sktime transformer and time series classifier.
+
+:class:`AstromerTransformer` wraps :class:`~sklearn_astromer.AstromerEmbedder` and
+:class:`AstromerTimeSeriesClassifier` wraps :class:`~sklearn_astromer.AstromerClassifier`,
+so that Astromer can sit in sktime pipelines, grid searches and benchmarks. Both take
+panels of unequal-length series in the ``pd-multiindex``, ``nested_univ`` and ``df-list``
+forms (any other panel form is converted by sktime first).
+
+Where each light curve's columns come from:
+
+- **time**: the series' time index (integer values are taken as days; datetime indices
+  become MJD; timedelta indices become days), or the column named by ``time_column``.
+  sktime rejects float indices, so MJD stored as floats is passed as a column.
+- **magnitude**: the column named by ``mag_column``; by default the first column that is
+  neither the time nor the error column.
+- **error**: the column named by ``err_column``; by default none.
+
+This module needs the optional dependency sktime (``pip install sklearn-astromer[sktime]``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+
+try:
+    from sktime.classification.base import BaseClassifier
+    from sktime.transformations.base import BaseTransformer
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "sklearn_astromer.sktime needs the optional dependency sktime; install it with "
+        "`pip install sklearn-astromer[sktime]`"
+    ) from exc
+
+from ._classifier import AstromerClassifier
+from ._embedder import AstromerEmbedder
+
+__all__ = ["AstromerTransformer", "AstromerTimeSeriesClassifier", "panel_to_light_curves"]
+
+# Modified Julian Date zero point: datetime indices become MJD, the unit of survey data.
+_MJD_EPOCH = pd.Timestamp("1858-11-17")
+_ONE_DAY = pd.Timedelta(days=1)
+
+# Parameters of the wrapped estimators that the adapters do not expose: the layout of
+# sktime panels is given by the *_column parameters instead of a DataFrame name map.
+_NOT_DELEGATED = {"columns"}
+
+_PANEL_MTYPES = ["pd-multiindex", "nested_univ", "df-list"]
+
+_TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16)
+
+
+def _defaults(estimator_class):
+    """Default parameter values of an estimator class, by name."""
+    return {
+        name: p.default for name, p in inspect.signature(estimator_class).parameters.items()
+    }
+
+
+# The adapters' defaults are read from the wrapped estimators so the two never disagree.
+_E = _defaults(AstromerEmbedder)
+_C = _defaults(AstromerClassifier)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def panel_to_light_curves(X, *, time_column=None, mag_column=None, err_column=None):
+    """Convert an sktime panel to a list of per-object light-curve arrays.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or list of pandas.DataFrame
+        A panel in one of sktime's ``pd-multiindex`` (rows indexed by (instance, time)),
+        ``nested_univ`` (one row per instance, cells holding series) or ``df-list`` (one
+        DataFrame per instance) forms.
+    time_column : str, default=None
+        Column holding observation times (e.g. MJD); None takes the time index.
+    mag_column : str, default=None
+        Column holding magnitudes; None takes the first column that is neither
+        ``time_column`` nor ``err_column``.
+    err_column : str, default=None
+        Column holding 1-sigma magnitude errors; None uses no errors.
+
+    Returns
+    -------
+    light_curves : list of ndarray of shape (n_obs_i, 2) or (n_obs_i, 3)
+        Columns time (days), magnitude[, error], float64, in the order of the panel.
+    ids : ndarray of shape (n_objects,)
+        Instance labels of the panel (positions for ``df-list``).
+
+    Raises
+    ------
+    ValueError
+        If a named column is missing, no magnitude column is left, or the time index
+        cannot be read as times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn_astromer.sktime import panel_to_light_curves
+    >>> index = pd.MultiIndex.from_tuples([("a", 0), ("a", 3), ("b", 1)])
+    >>> X = pd.DataFrame({"mag": [15.0, 15.2, 12.1]}, index=index)
+    >>> curves, ids = panel_to_light_curves(X)
+    >>> curves[0].tolist(), ids.tolist()
+    ([[0.0, 15.0], [3.0, 15.2]], ['a', 'b'])
+    """
+    names = {"time": time_column, "mag": mag_column, "err": err_column}
+    if isinstance(X, list):
+        frames = X
+        ids = np.arange(len(X))
+    elif isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+        return _from_multiindex(X, names)
+    elif isinstance(X, pd.DataFrame):
+        frames = [_nested_row(X, i) for i in range(len(X))]
+        ids = X.index.to_numpy()
+    else:
+        raise TypeError(
+            "expected an sktime panel (pd-multiindex or nested_univ DataFrame, or a list "
+            f"of DataFrames), got {type(X).__name__}"
+        )
+    curves = []
+    for frame in frames:
+        columns = _pick_columns(list(frame.columns), names)
+        time = _times(frame, columns["time"], frame.index)
+        curves.append(_stack(time, frame, columns))
+    return curves, ids
+
+
+def _from_multiindex(X, names):
+    """Vectorised ``pd-multiindex`` conversion: one pass over all rows."""
+    columns = _pick_columns(list(X.columns), names)
+    instance = X.index.get_level_values(0)
+    codes, ids = pd.factorize(instance, sort=False)
+    time = _times(X, columns["time"], X.index.get_level_values(-1))
+    data = _stack(time, X, columns)
+    # A stable sort keeps each instance's rows in their given (time) order even when
+    # instances are interleaved.
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(ids))
+    return np.split(data[order], np.cumsum(counts)[:-1]), np.asarray(ids)
+
+
+def _nested_row(X, i):
+    """One ``nested_univ`` row as a DataFrame indexed by time."""
+    return pd.DataFrame({column: X.iloc[i][column] for column in X.columns})
+
+
+def _pick_columns(available, names):
+    for key in ("time", "mag", "err"):
+        if names[key] is not None and names[key] not in available:
+            raise ValueError(
+                f"{key}_column={names[key]!r} is not a column of X; its columns are "
+                f"{available}"
+            )
+    mag = names["mag"]
+    if mag is None:
+        taken = {names["time"], names["err"]} - {None}
+        rest = [column for column in available if column not in taken]
+        if not rest:
+            raise ValueError(
+                f"X has no magnitude column: its columns {available} are all taken by "
+                "time_column and err_column"
+            )
+        mag = rest[0]
+    return {"time": names["time"], "mag": mag, "err": names["err"]}
+
+
+def _times(frame, time_column, index):
+    """Observation times in days, from a column or from the time index."""
+    if time_column is not None:
+        return frame[time_column].to_numpy(dtype=np.float64)
+    index = pd.Index(index)
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
+    if isinstance(index, pd.DatetimeIndex):
+        if index.tz is not None:
+            index = index.tz_convert("UTC").tz_localize(None)
+        return np.asarray((index - _MJD_EPOCH) / _ONE_DAY, dtype=np.float64)
+    if isinstance(index, pd.TimedeltaIndex):
+        return np.asarray(index / _ONE_DAY, dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index):
+        return index.to_numpy(dtype=np.float64)
+    raise ValueError(
+        f"cannot read observation times from an index of dtype {index.dtype}; use an "
+        "integer, datetime or timedelta index, or name a time column with time_column"
+    )
+
+
+def _stack(time, frame, columns):
+    parts = [time, frame[columns["mag"]].to_numpy(dtype=np.float64)]
+    if columns["err"] is not None:
+        parts.append(frame[columns["err"]].to_numpy(dtype=np.float64))
+    return np.column_stack(parts)
+
+
+def _instance_index(X, n):
+    """Index of the output rows: the panel's instance labels."""
+    if isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+        return X.index.get_level_values(0).unique()
+    if isinstance(X, pd.DataFrame):
+        return X.index
+    return pd.RangeIndex(n)
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+class _Delegating:
+    """Builds the wrapped estimator from the adapter's parameters."""
+
+    _estimator_class = None
+
+    def _inner(self):
+        params = self.get_params(deep=False)
+        names = set(_defaults(self._estimator_class)) - _NOT_DELEGATED
+        return self._estimator_class(**{name: params[name] for name in names})
+
+    def _light_curves(self, X):
+        curves, _ = panel_to_light_curves(
+            X,
+            time_column=self.time_column,
+            mag_column=self.mag_column,
+            err_column=self.err_column,
+        )
+        return curves
+
+
+_COMMON_TAGS = {
+    "authors": ["sklearn-astromer developers"],
+    "maintainers": ["sklearn-astromer developers"],
+    "python_dependencies": ["torch", "skorch"],
+    "X_inner_mtype": _PANEL_MTYPES,
+    "capability:multivariate": True,
+    "capability:unequal_length": True,
+    "capability:missing_values": False,
+    "capability:random_state": True,
+    "property:randomness": "derandomized",
+}
+
+
+class AstromerTransformer(_Delegating, BaseTransformer):
+    """sktime transformer embedding each series of a panel with Astromer.
+
+    ``fit`` trains an :class:`~sklearn_astromer.AstromerEmbedder` by self-supervised
+    masked reconstruction on all the series it is given; ``transform`` returns one row
+    of ``d_model`` (or more, see ``pooling``) features per series, whatever its length.
+
+    Parameters
+    ----------
+    weights : str or path-like, default as in AstromerEmbedder
+        Starting model: a released model's name (``"macho"``, ``"atlas"``), a folder
+        saved by :meth:`AstromerEmbedder.save`, or None for random initialisation.
+    time_column : str, default=None
+        Column with observation times in days (e.g. MJD); None reads the time index
+        (integers as days, datetimes as MJD, timedeltas as days).
+    mag_column : str, default=None
+        Column with magnitudes; None takes the first column that is neither the time
+        nor the error column.
+    err_column : str, default=None
+        Column with 1-sigma magnitude errors; None uses no errors.
+    preset, n_layers, n_heads, d_model, d_ff, dropout, window_length
+        Architecture, as in :class:`~sklearn_astromer.AstromerEmbedder`.
+    pooling : {"mean", "max", "layers", "weighted"}
+        How the encoder outputs become one row per series, as in
+        :class:`~sklearn_astromer.AstromerEmbedder`.
+    max_epochs, batch_size, lr, probed_fraction, same_fraction, random_fraction, loss
+        Self-supervised training, as in :class:`~sklearn_astromer.AstromerEmbedder`;
+        ``max_epochs=0`` keeps the starting weights.
+    validation_fraction, patience, head_epochs, inference_batch_size
+        As in :class:`~sklearn_astromer.AstromerEmbedder`.
+    device, random_state, verbose
+        As in :class:`~sklearn_astromer.AstromerEmbedder`.
+
+    Attributes
+    ----------
+    embedder_ : AstromerEmbedder
+        The fitted estimator doing the work.
+
+    See Also
+    --------
+    sklearn_astromer.AstromerEmbedder : the scikit-learn estimator wrapped here.
+    AstromerTimeSeriesClassifier : the classifier adapter.
+
+    Examples
+    --------
+    >>> from sktime.utils._testing.panel import _make_panel
+    >>> from sklearn_astromer.sktime import AstromerTransformer
+    >>> X = _make_panel(n_instances=6, n_timepoints=20, random_state=0)
+    >>> trafo = AstromerTransformer(weights=None, n_layers=1, n_heads=2, d_model=8,
+    ...                             d_ff=8, window_length=16, max_epochs=1,
+    ...                             random_state=0)
+    >>> trafo.fit_transform(X).shape
+    (6, 8)
+    """
+
+    _estimator_class = AstromerEmbedder
+
+    _tags = {
+        **_COMMON_TAGS,
+        "scitype:transform-input": "Series",
+        "scitype:transform-output": "Primitives",
+        "scitype:instancewise": True,
+        # One fixed-length row per series, whatever the input lengths: pipelines that
+        # end in a tabular estimator may take unequal-length panels.
+        "capability:unequal_length:removes": True,
+        # Labels are optional: only pooling="weighted" uses them, to learn layer weights.
+        "y_inner_mtype": "numpy1D",
+        "requires_y": False,
+        "fit_is_empty": False,
+    }
+
+    def __init__(
+        self,
+        weights=_E["weights"],
+        *,
+        time_column=None,
+        mag_column=None,
+        err_column=None,
+        preset=_E["preset"],
+        n_layers=_E["n_layers"],
+        n_heads=_E["n_heads"],
+        d_model=_E["d_model"],
+        d_ff=_E["d_ff"],
+        dropout=_E["dropout"],
+        window_length=_E["window_length"],
+        pooling=_E["pooling"],
+        max_epochs=_E["max_epochs"],
+        batch_size=_E["batch_size"],
+        lr=_E["lr"],
+        probed_fraction=_E["probed_fraction"],
+        same_fraction=_E["same_fraction"],
+        random_fraction=_E["random_fraction"],
+        loss=_E["loss"],
+        validation_fraction=_E["validation_fraction"],
+        patience=_E["patience"],
+        head_epochs=_E["head_epochs"],
+        inference_batch_size=_E["inference_batch_size"],
+        device=_E["device"],
+        random_state=_E["random_state"],
+        verbose=_E["verbose"],
+    ):
+        self.weights = weights
+        self.time_column = time_column
+        self.mag_column = mag_column
+        self.err_column = err_column
+        self.preset = preset
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_model = d_model
+        self.d_ff = d_ff
+        self.dropout = dropout
+        self.window_length = window_length
+        self.pooling = pooling
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.probed_fraction = probed_fraction
+        self.same_fraction = same_fraction
+        self.random_fraction = random_fraction
+        self.loss = loss
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.head_epochs = head_epochs
+        self.inference_batch_size = inference_batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        super().__init__()
+
+    def _fit(self, X, y=None):
+        """Train the embedder on the panel's series.
+
+        Parameters
+        ----------
+        X : pd-multiindex, nested_univ or df-list panel
+        y : ndarray of shape (n_instances,), default=None
+            Labels, used only by ``pooling="weighted"``.
+
+        Returns
+        -------
+        self : AstromerTransformer
+        """
+        self.embedder_ = self._inner().fit(self._light_curves(X), y)
+        return self
+
+    def _transform(self, X, y=None):
+        """Embed each series of the panel.
+
+        Parameters
+        ----------
+        X : pd-multiindex, nested_univ or df-list panel
+        y : ignored
+
+        Returns
+        -------
+        embeddings : pandas.DataFrame of shape (n_instances, n_features)
+            One row per series, indexed like the panel's instances.
+        """
+        curves = self._light_curves(X)
+        values = self.embedder_.transform(curves)
+        return pd.DataFrame(
+            values,
+            index=_instance_index(X, len(curves)),
+            columns=self.embedder_.get_feature_names_out(),
+        )
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny configurations for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Ignored: every set is the same.
+
+        Returns
+        -------
+        params : list of dict
+        """
+        return [
+            {**_TINY, "max_epochs": 1, "random_state": 0},
+            {**_TINY, "max_epochs": 1, "pooling": "layers", "loss": "weighted_rmse",
+             "random_state": 1},
+        ]
+
+
+class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
+    """sktime classifier: Astromer encoder and MLP head on panels of light curves.
+
+    Wraps :class:`~sklearn_astromer.AstromerClassifier`: the encoder is fine-tuned by
+    self-supervised reconstruction on the training series, then a layer-weighted MLP
+    head is trained on the labels. Each series gets one prediction, whatever its length.
+
+    Parameters
+    ----------
+    weights : str or path-like, default as in AstromerClassifier
+        Starting model: a released model's name (``"macho"``, ``"atlas"``), a folder
+        saved by :meth:`AstromerEmbedder.save`, or None for random initialisation.
+    time_column, mag_column, err_column : str, default=None
+        Where times, magnitudes and errors come from, as in
+        :class:`AstromerTransformer`.
+    preset, n_layers, n_heads, d_model, d_ff, dropout, window_length
+        Architecture, as in :class:`~sklearn_astromer.AstromerClassifier`.
+    max_epochs, batch_size, lr, probed_fraction, same_fraction, random_fraction, loss
+        Self-supervised fine-tuning, as in :class:`~sklearn_astromer.AstromerClassifier`.
+    hidden_layer_sizes, head_epochs, head_lr, train_encoder
+        The classification head, as in :class:`~sklearn_astromer.AstromerClassifier`.
+    validation_fraction, patience, inference_batch_size, device, random_state, verbose
+        As in :class:`~sklearn_astromer.AstromerClassifier`.
+
+    Attributes
+    ----------
+    classifier_ : AstromerClassifier
+        The fitted estimator doing the work.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, in the column order of :meth:`predict_proba`.
+
+    See Also
+    --------
+    sklearn_astromer.AstromerClassifier : the scikit-learn estimator wrapped here.
+    AstromerTransformer : the transformer adapter.
+
+    Examples
+    --------
+    >>> from sktime.utils._testing.panel import make_classification_problem
+    >>> from sklearn_astromer.sktime import AstromerTimeSeriesClassifier
+    >>> X, y = make_classification_problem(n_instances=8, n_timepoints=20,
+    ...                                    random_state=0)
+    >>> clf = AstromerTimeSeriesClassifier(weights=None, n_layers=1, n_heads=2,
+    ...                                    d_model=8, d_ff=8, window_length=16,
+    ...                                    max_epochs=1, hidden_layer_sizes=(8,),
+    ...                                    head_epochs=2, random_state=0)
+    >>> clf.fit(X, y).predict(X).shape
+    (8,)
+    """
+
+    _estimator_class = AstromerClassifier
+
+    _tags = {
+        **_COMMON_TAGS,
+        "y_inner_mtype": "numpy1D",
+        "capability:predict_proba": True,
+    }
+
+    def __init__(
+        self,
+        weights=_C["weights"],
+        *,
+        time_column=None,
+        mag_column=None,
+        err_column=None,
+        preset=_C["preset"],
+        n_layers=_C["n_layers"],
+        n_heads=_C["n_heads"],
+        d_model=_C["d_model"],
+        d_ff=_C["d_ff"],
+        dropout=_C["dropout"],
+        window_length=_C["window_length"],
+        max_epochs=_C["max_epochs"],
+        batch_size=_C["batch_size"],
+        lr=_C["lr"],
+        probed_fraction=_C["probed_fraction"],
+        same_fraction=_C["same_fraction"],
+        random_fraction=_C["random_fraction"],
+        loss=_C["loss"],
+        hidden_layer_sizes=_C["hidden_layer_sizes"],
+        head_epochs=_C["head_epochs"],
+        head_lr=_C["head_lr"],
+        train_encoder=_C["train_encoder"],
+        validation_fraction=_C["validation_fraction"],
+        patience=_C["patience"],
+        inference_batch_size=_C["inference_batch_size"],
+        device=_C["device"],
+        random_state=_C["random_state"],
+        verbose=_C["verbose"],
+    ):
+        self.weights = weights
+        self.time_column = time_column
+        self.mag_column = mag_column
+        self.err_column = err_column
+        self.preset = preset
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_model = d_model
+        self.d_ff = d_ff
+        self.dropout = dropout
+        self.window_length = window_length
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.probed_fraction = probed_fraction
+        self.same_fraction = same_fraction
+        self.random_fraction = random_fraction
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.head_epochs = head_epochs
+        self.head_lr = head_lr
+        self.train_encoder = train_encoder
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.inference_batch_size = inference_batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        super().__init__()
+
+    def _fit(self, X, y):
+        """Fine-tune the encoder and train the head.
+
+        Parameters
+        ----------
+        X : pd-multiindex, nested_univ or df-list panel
+        y : ndarray of shape (n_instances,)
+
+        Returns
+        -------
+        self : AstromerTimeSeriesClassifier
+        """
+        self.classifier_ = self._inner().fit(self._light_curves(X), y)
+        return self
+
+    def _predict(self, X):
+        """Predicted class of each series.
+
+        Parameters
+        ----------
+        X : pd-multiindex, nested_univ or df-list panel
+
+        Returns
+        -------
+        y : ndarray of shape (n_instances,)
+        """
+        return self.classifier_.predict(self._light_curves(X))
+
+    def _predict_proba(self, X):
+        """Class probabilities of each series.
+
+        Parameters
+        ----------
+        X : pd-multiindex, nested_univ or df-list panel
+
+        Returns
+        -------
+        proba : ndarray of shape (n_instances, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        return self.classifier_.predict_proba(self._light_curves(X))
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny configurations for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Ignored: every set is the same.
+
+        Returns
+        -------
+        params : list of dict
+        """
+        head = {"hidden_layer_sizes": (8,), "head_epochs": 2}
+        return [
+            {**_TINY, **head, "max_epochs": 1, "random_state": 0},
+            {**_TINY, **head, "max_epochs": 0, "train_encoder": True, "random_state": 1},
+        ]

@@ -1,0 +1,244 @@
+"""The sktime adapters: conversion of panels, parity with the plain estimators,
+composition (pipelines, grid search) and sktime's own estimator checks."""
+
+import inspect
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("sktime")
+
+from sktime.utils.estimator_checks import check_estimator  # noqa: E402
+
+from sklearn_astromer import AstromerClassifier, AstromerEmbedder  # noqa: E402
+from sklearn_astromer.datasets import make_light_curves  # noqa: E402
+from sklearn_astromer.sktime import (  # noqa: E402
+    AstromerTimeSeriesClassifier,
+    AstromerTransformer,
+    panel_to_light_curves,
+)
+
+TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16,
+            max_epochs=1, random_state=0)
+HEAD = dict(hidden_layer_sizes=(8,), head_epochs=3)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run this module's tiny models on one thread.
+
+    Splitting matrix products of width 8 across threads costs far more than it saves,
+    and on a busy two-core machine it makes sktime's checks several times slower.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def curves():
+    X, y = make_light_curves(n_per_class=4, classes=["RRab", "EA", "LPV"], n_obs=(20, 40),
+                             random_state=0)
+    return X, y
+
+
+def to_multiindex(X, ids=None, err=True):
+    """pd-multiindex panel with an integer time index and an ``mjd`` column."""
+    ids = [f"star{k}" for k in range(len(X))] if ids is None else ids
+    frames = []
+    for object_id, x in zip(ids, X):
+        columns = {"mjd": x[:, 0], "mag": x[:, 1]}
+        if err:
+            columns["mag_err"] = x[:, 2]
+        index = pd.MultiIndex.from_product([[object_id], range(len(x))],
+                                           names=["instance", "timepoint"])
+        frames.append(pd.DataFrame(columns, index=index))
+    return pd.concat(frames)
+
+
+def to_nested(X, ids):
+    rows = {
+        "mjd": [pd.Series(x[:, 0]) for x in X],
+        "mag": [pd.Series(x[:, 1]) for x in X],
+        "mag_err": [pd.Series(x[:, 2]) for x in X],
+    }
+    return pd.DataFrame(rows, index=pd.Index(ids))
+
+
+def to_df_list(X):
+    return [pd.DataFrame({"mjd": x[:, 0], "mag": x[:, 1], "mag_err": x[:, 2]}) for x in X]
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def test_import_error_names_the_extra():
+    code = (
+        "import sys; sys.modules['sktime'] = None\n"
+        "try:\n"
+        "    import sklearn_astromer.sktime\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "pip install sklearn-astromer[sktime]" in out
+
+
+@pytest.mark.parametrize("form", ["pd-multiindex", "nested_univ", "df-list"])
+def test_panel_forms_give_the_same_light_curves(curves, form):
+    X, _ = curves
+    ids = [f"star{k}" for k in range(len(X))]
+    panel = {
+        "pd-multiindex": lambda: to_multiindex(X, ids),
+        "nested_univ": lambda: to_nested(X, ids),
+        "df-list": lambda: to_df_list(X),
+    }[form]()
+    got, got_ids = panel_to_light_curves(panel, time_column="mjd", err_column="mag_err")
+    assert len(got) == len(X)
+    for a, b in zip(got, X):
+        np.testing.assert_array_equal(a, b)
+    expected_ids = list(range(len(X))) if form == "df-list" else ids
+    assert list(got_ids) == expected_ids
+
+
+def test_time_from_the_index():
+    days = np.array([0.0, 1.5, 10.25])
+    stamps = pd.Timestamp("2000-01-01") + pd.to_timedelta(days, unit="D")
+    mjd_2000 = 51544.0  # MJD of 2000-01-01 00:00 UTC
+    for index, expected in [
+        (pd.Index([3, 5, 9]), [3.0, 5.0, 9.0]),
+        (pd.DatetimeIndex(stamps), mjd_2000 + days),
+        (pd.DatetimeIndex(stamps).tz_localize("UTC").tz_convert("Europe/Paris"), mjd_2000 + days),
+        (pd.TimedeltaIndex(pd.to_timedelta(days, unit="D")), days),
+    ]:
+        frame = pd.DataFrame({"flux_mag": [15.0, 15.1, 15.2]}, index=index)
+        (lc,), _ = panel_to_light_curves([frame])
+        np.testing.assert_allclose(lc[:, 0], expected)
+        np.testing.assert_array_equal(lc[:, 1], [15.0, 15.1, 15.2])
+
+
+def test_column_choice_and_errors():
+    frame = pd.DataFrame({"t": [0.0, 1.0], "e": [0.1, 0.2], "m": [15.0, 16.0]})
+    (lc,), _ = panel_to_light_curves([frame], time_column="t", err_column="e")
+    np.testing.assert_array_equal(lc, [[0.0, 15.0, 0.1], [1.0, 16.0, 0.2]])
+    (lc,), _ = panel_to_light_curves([frame], mag_column="m")  # time from the RangeIndex
+    np.testing.assert_array_equal(lc, [[0.0, 15.0], [1.0, 16.0]])
+    with pytest.raises(ValueError, match="err_column='sigma' is not a column"):
+        panel_to_light_curves([frame], err_column="sigma")
+    with pytest.raises(ValueError, match="no magnitude column"):
+        panel_to_light_curves([frame[["t"]]], time_column="t")
+    strings = pd.DataFrame({"m": [1.0]}, index=pd.Index(["a"]))
+    with pytest.raises(ValueError, match="time_column"):
+        panel_to_light_curves([strings])
+
+
+def test_interleaved_multiindex_rows_are_grouped():
+    index = pd.MultiIndex.from_tuples([("a", 0), ("b", 0), ("a", 1), ("b", 1)])
+    X = pd.DataFrame({"mag": [1.0, 2.0, 3.0, 4.0]}, index=index)
+    got, ids = panel_to_light_curves(X)
+    assert list(ids) == ["a", "b"]
+    np.testing.assert_array_equal(got[0][:, 1], [1.0, 3.0])
+    np.testing.assert_array_equal(got[1][:, 1], [2.0, 4.0])
+
+
+def test_adapters_expose_the_wrapped_parameters():
+    for adapter, wrapped in [(AstromerTransformer, AstromerEmbedder),
+                             (AstromerTimeSeriesClassifier, AstromerClassifier)]:
+        inner = inspect.signature(wrapped).parameters
+        outer = inspect.signature(adapter).parameters
+        assert set(outer) == set(inner) - {"columns"} | {"time_column", "mag_column",
+                                                          "err_column"}
+        for name in set(inner) - {"columns"}:
+            assert outer[name].default == inner[name].default, name
+
+
+# --------------------------------------------------------------------------- parity
+
+
+@pytest.mark.parametrize("pooling", ["mean", "layers"])
+def test_same_embeddings_as_the_plain_estimator(curves, pooling):
+    X, _ = curves
+    ids = [f"star{k}" for k in range(len(X))]
+    plain = AstromerEmbedder(**TINY, pooling=pooling).fit(X).transform(X)
+
+    trafo = AstromerTransformer(**TINY, pooling=pooling, time_column="mjd",
+                                err_column="mag_err")
+    out = trafo.fit_transform(to_multiindex(X, ids))
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.index) == ids
+    np.testing.assert_allclose(out.to_numpy(), plain, rtol=1e-5, atol=1e-6)
+    # Another panel form of the same light curves gives the same rows.
+    np.testing.assert_allclose(trafo.transform(to_df_list(X)).to_numpy(), plain,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_same_predictions_as_the_plain_classifier(curves):
+    X, y = curves
+    plain = AstromerClassifier(**TINY, **HEAD).fit(X, y)
+    adapter = AstromerTimeSeriesClassifier(**TINY, **HEAD, time_column="mjd",
+                                           err_column="mag_err")
+    adapter.fit(to_multiindex(X), y)
+    np.testing.assert_allclose(adapter.predict_proba(to_multiindex(X)),
+                               plain.predict_proba(X), rtol=1e-5, atol=1e-6)
+    assert list(adapter.classes_) == list(plain.classes_)
+
+
+# --------------------------------------------------------------------------- composition
+
+
+def test_transformer_in_an_sktime_pipeline(curves):
+    from sklearn.linear_model import LogisticRegression
+    from sktime.classification.compose import SklearnClassifierPipeline
+
+    X, y = curves
+    panel = to_multiindex(X)
+    pipe = AstromerTransformer(**TINY, time_column="mjd") * LogisticRegression()
+    assert isinstance(pipe, SklearnClassifierPipeline)
+    pipe.fit(panel, y)
+    assert pipe.predict(panel).shape == (len(X),)
+    assert pipe.predict_proba(panel).shape == (len(X), 3)
+
+
+def test_classifier_in_sktime_grid_search(curves):
+    from sklearn.model_selection import KFold
+    from sktime.classification.model_selection import TSCGridSearchCV
+
+    X, y = curves
+    panel = to_multiindex(X)
+    search = TSCGridSearchCV(
+        AstromerTimeSeriesClassifier(**TINY, **HEAD, time_column="mjd"),
+        param_grid={"head_lr": [1e-3, 1e-2], "max_epochs": [0, 1]},
+        cv=KFold(n_splits=2, shuffle=True, random_state=0),
+    )
+    search.fit(panel, y)
+    assert set(search.best_params_) == {"head_lr", "max_epochs"}
+    assert search.predict(panel).shape == (len(X),)
+
+
+def test_unequal_lengths_and_datetime_index():
+    rng = np.random.default_rng(0)
+    frames = []
+    for k, n in enumerate([12, 30, 7]):
+        stamps = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, 50, n)),
+                                                               unit="D")
+        frames.append(pd.DataFrame({"mag": rng.normal(15, 0.3, n)},
+                                   index=pd.MultiIndex.from_arrays([[k] * n, stamps])))
+    panel = pd.concat(frames)
+    out = AstromerTransformer(**TINY).fit_transform(panel)
+    assert out.shape == (3, 8)
+    assert np.isfinite(out.to_numpy()).all()
+
+
+# --------------------------------------------------------------------------- sktime checks
+
+
+@pytest.mark.parametrize("adapter", [AstromerTransformer, AstromerTimeSeriesClassifier])
+def test_sktime_check_estimator(adapter):
+    check_estimator(adapter, raise_exceptions=True, verbose=False)

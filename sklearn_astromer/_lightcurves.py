@@ -272,8 +272,19 @@ def n_regular_columns(X) -> int | None:
         except ValueError:  # ragged rows
             return None
     else:
-        shape = np.shape(X)
+        shape = np.shape(_as_ndarray(X))
     return int(shape[1]) if len(shape) == 2 else None
+
+
+def _as_ndarray(X):
+    """Array-likes (objects with ``__array__``) as numpy arrays; others unchanged.
+
+    Going through ``__array__`` first keeps wrappers that implement no other
+    numpy protocol working.
+    """
+    if not isinstance(X, np.ndarray) and hasattr(X, "__array__"):
+        return np.asarray(X)
+    return X
 
 
 # --------------------------------------------------------------------------- helpers
@@ -365,6 +376,7 @@ def _to_float_by_object(values, ids=None):
 
 def _from_array(X):
     """Forms 3 and 4: a 3-D padded array or a 2-D regular-grid array."""
+    X = _as_ndarray(X)
     try:
         shape = np.shape(X)
     except ValueError as exc:  # numpy refuses ragged nested lists

@@ -15,6 +15,14 @@ EXPECTED_FAILED = {
         "includes the fixed-width check above; fit_transform == fit + transform "
         "is tested in test_embedder.py"
     ),
+    "check_classifiers_train": (
+        "includes the fixed-width check above; the classifier's training is "
+        "tested on periodic light curves in test_classifier.py"
+    ),
+    "check_classifier_data_not_an_array": (
+        "also feeds a wide DataFrame; a DataFrame is read as a table of "
+        "observations (long or nested), with named time and magnitude columns"
+    ),
 }
 
 

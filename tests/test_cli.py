@@ -1,0 +1,252 @@
+"""The ``sklearn-astromer`` command line, run in-process through ``main``."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sklearn_astromer import AstromerEmbedder
+from sklearn_astromer.cli import main
+from sklearn_astromer.datasets import load_light_curves, make_light_curves, write_light_curves
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16,
+            max_epochs=1, random_state=0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread, markedly so on a busy two-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_light_curves(n_per_class=3, classes=["RRab", "EA", "LPV"], n_obs=(20, 60),
+                             random_state=0)
+    ids = np.array([f"obj{k:02d}" for k in range(len(X))])
+    return X, y, ids
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, data):
+    X, _, _ = data
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    embedder = AstromerEmbedder(**TINY).fit(X)
+    embedder.save(path)
+    return path, embedder
+
+
+def long_table(X, y, ids):
+    return pd.DataFrame({
+        "object_id": np.repeat(ids, [len(x) for x in X]),
+        "label": np.repeat(y, [len(x) for x in X]),
+        "mjd": np.concatenate([x[:, 0] for x in X]),
+        "mag": np.concatenate([x[:, 1] for x in X]),
+        "mag_err": np.concatenate([x[:, 2] for x in X]),
+    })
+
+
+def embeddings(path):
+    table = pd.read_parquet(path)
+    return table, table.filter(like="emb_").to_numpy()
+
+
+def run_failing(argv, capsys):
+    """Run a command expected to fail on its input; return its error message."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", [[], ["quickstart"], ["embed"], ["finetune"]])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sklearn-astromer")
+    if command == ["embed"]:
+        assert "--columns" in out and "--weights" in out and "--batch-size" in out
+
+
+def test_bad_options_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["embed", "in.parquet", "-o", "out.parquet", "--columns", "colour=g"])
+    assert exit_info.value.code == 2
+    assert "unknown key 'colour'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- quickstart
+
+
+def test_quickstart(capsys):
+    assert main(["quickstart", "--quick", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    for section in ("== data ==", "== model ==", "== embeddings ==", "macro-F1", "accuracy",
+                    "precision", "== timings =="):
+        assert section in out
+    assert "epoch  1  train loss" in out
+    assert "train (105, 32), test (45, 32)" in out
+
+
+# --------------------------------------------------------------------------- embed
+
+
+def test_embed_parquet_and_csv(tmp_path, data, tiny_model, capsys):
+    X, y, ids = data
+    model, embedder = tiny_model
+    expected = embedder.transform(X)
+
+    nested = tmp_path / "curves.parquet"
+    write_light_curves(nested, X, y, ids=ids, band="V")
+    csv = tmp_path / "curves.csv"
+    long_table(X, y, ids).to_csv(csv, index=False)
+
+    outputs = []
+    for source, batch in [(nested, "1024"), (nested, "2"), (csv, "4")]:
+        out = tmp_path / f"emb_{source.suffix[1:]}_{batch}.parquet"
+        assert main(["embed", str(source), "-o", str(out), "--weights", str(model),
+                     "--batch-size", batch, "--no-progress"]) == 0
+        table, values = embeddings(out)
+        assert list(table["object_id"]) == list(ids)
+        assert list(table["label"]) == list(y)
+        # Parquet stores magnitudes as float32, so embeddings agree to float32 precision.
+        np.testing.assert_allclose(values, expected, rtol=1e-4, atol=1e-4)
+        outputs.append(values)
+    assert list(table.columns[:2]) == ["object_id", "label"]
+    assert f"embedded {len(X)} light curves" in capsys.readouterr().out
+    # Batching does not change the result.
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_embed_long_parquet_in_small_chunks(tmp_path, data, tiny_model):
+    X, y, ids = data
+    model, embedder = tiny_model
+    frame = long_table(X, y, ids).rename(columns={"object_id": "oid", "mjd": "t"})
+    source = tmp_path / "long.parquet"
+    # Small row groups so objects straddle the chunks read.
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source,
+                   row_group_size=17)
+    out = tmp_path / "emb.parquet"
+    assert main(["embed", str(source), "-o", str(out), "--weights", str(model),
+                 "--columns", "id=oid,time=t", "--batch-size", "1", "--pooling", "layers",
+                 "--no-progress"]) == 0
+    table, values = embeddings(out)
+    assert list(table["object_id"]) == list(ids)
+    embedder_layers = AstromerEmbedder(weights=model, max_epochs=0, pooling="layers").fit(X)
+    np.testing.assert_allclose(values, embedder_layers.transform(X), rtol=1e-5, atol=1e-5)
+
+
+def test_embed_band_filter(tmp_path, data, tiny_model):
+    X, y, ids = data
+    model, _ = tiny_model
+    frame = long_table(X, y, ids)
+    frame["band"] = np.where(frame["object_id"] < "obj04", "g", "r")
+    source = tmp_path / "two_bands.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "emb.parquet"
+    assert main(["embed", str(source), "-o", str(out), "--weights", str(model),
+                 "--band", "r", "--no-progress"]) == 0
+    table, _ = embeddings(out)
+    assert list(table["object_id"]) == list(ids[4:])
+    assert set(table["band"]) == {"r"}
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_light_curve_is_named_with_its_position_in_the_file(tmp_path, data, tiny_model,
+                                                                capsys):
+    X, y, ids = data
+    model, _ = tiny_model
+    frame = long_table(X, y, ids)
+    frame.loc[frame.index[frame["object_id"] == "obj05"][3], "mjd"] = np.nan
+    source = tmp_path / "nan.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "emb.parquet"
+    err = run_failing(["embed", str(source), "-o", str(out), "--weights", str(model),
+                       "--batch-size", "2", "--no-progress"], capsys)
+    assert "light curve 5 ('obj05'): NaN or infinite time (observation 3)" in err
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_bad_files(tmp_path, data, tiny_model, capsys):
+    X, y, ids = data
+    model, _ = tiny_model
+    frame = long_table(X, y, ids)
+    out = str(tmp_path / "emb.parquet")
+    common = ["-o", out, "--weights", str(model), "--no-progress"]
+
+    renamed = tmp_path / "renamed.csv"
+    frame.rename(columns={"mag": "m"}).to_csv(renamed, index=False)
+    err = run_failing(["embed", str(renamed), *common], capsys)
+    assert "missing column(s) ['mag']" in err and "--columns" in err
+
+    shuffled = tmp_path / "shuffled.csv"
+    pd.concat([frame.iloc[:10], frame.iloc[30:], frame.iloc[10:30]]).to_csv(shuffled,
+                                                                           index=False)
+    err = run_failing(["embed", str(shuffled), *common, "--batch-size", "1"], capsys)
+    assert "rows of object 'obj00' are not consecutive" in err
+
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_text("not a parquet file")
+    assert "not a readable parquet file" in run_failing(["embed", str(garbage), *common],
+                                                        capsys)
+    assert "no such file" in run_failing(["embed", str(tmp_path / "none.csv"), *common],
+                                         capsys)
+    unknown = tmp_path / "curves.txt"
+    frame.to_csv(unknown, index=False)
+    assert "cannot tell the format" in run_failing(["embed", str(unknown), *common], capsys)
+    assert main(["embed", str(unknown), *common, "--format", "csv"]) == 0
+
+    text = tmp_path / "text.csv"
+    frame.assign(mag="bright").to_csv(text, index=False)
+    assert "non-numeric" in run_failing(["finetune", str(text), "-o", str(tmp_path / "m")],
+                                        capsys)
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_finetune_then_embed_on_crts(tmp_path, shared_dir, monkeypatch, capsys):
+    weights = SHARED / "weights"
+    if not (weights / "macho_a0.zip").is_file():
+        pytest.skip(f"released weights not found in {weights}")
+    monkeypatch.setenv("SKLEARN_ASTROMER_HOME", str(weights))
+    source = tmp_path / "crts.parquet"
+    table = pq.read_table(shared_dir / "crts_train.parquet").slice(0, 32)
+    pq.write_table(table, source)
+
+    model = tmp_path / "model"
+    assert main(["finetune", str(source), "-o", str(model), "--weights", "macho",
+                 "--epochs", "1", "--batch-size", "16", "--quiet"]) == 0
+    assert "trained macho on 32 light curves for 1 epochs" in capsys.readouterr().out
+
+    out = tmp_path / "emb.parquet"
+    assert main(["embed", str(source), "-o", str(out), "--weights", str(model),
+                 "--batch-size", "10", "--no-progress"]) == 0
+    result, values = embeddings(out)
+    assert values.shape == (32, 256)
+    assert list(result["object_id"]) == table["object_id"].to_pylist()
+    assert list(result["label"]) == table["label"].to_pylist()
+
+    X, _ = load_light_curves(source)
+    reloaded = AstromerEmbedder(weights=model, max_epochs=0).fit(X)
+    np.testing.assert_allclose(values, reloaded.transform(X), rtol=1e-4, atol=1e-5)
+    # Fine-tuning moved the weights away from the released ones.
+    released = AstromerEmbedder(weights="macho", max_epochs=0).fit(X).transform(X)
+    assert not np.allclose(values, released, atol=1e-4)

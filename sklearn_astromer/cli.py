@@ -678,7 +678,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 when the input is invalid (the message is printed to stderr).
+        0 on success, 2 when the input is invalid or a file cannot be read or written
+        (the message is printed to stderr).
         Invalid options exit with status 2 through :class:`SystemExit`.
 
     Examples
@@ -694,7 +695,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     try:
         return _COMMANDS[args.command](args)
-    except (InputError, FileNotFoundError) as exc:
+    except (InputError, OSError) as exc:
+        # OSError: unreadable input, unwritable output, or released weights that are
+        # neither cached nor downloadable.
         print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:

@@ -299,6 +299,12 @@ class _Reader:
             except (ValueError, UnicodeDecodeError) as exc:
                 raise InputError(f"{path}: not a readable CSV file ({exc})") from exc
             self._check_columns()
+        if not self.nested and self.names["id"] not in self.available:
+            raise InputError(
+                f"{path}: a table with one row per observation needs an object id column "
+                f"{self.names['id']!r}; it has {self.available}. Use --columns id=.. to "
+                "name it"
+            )
 
     def _check_columns(self):
         wanted = [self.names[key] for key in ("time", "mag")]
@@ -345,11 +351,6 @@ class _Reader:
                 if len(frame):
                     yield frame
             return
-        if self.names["id"] not in self.available:
-            raise InputError(
-                f"{self.path}: a long table needs an object id column "
-                f"{self.names['id']!r}; it has {self.available}"
-            )
         # Rows per read: room for n_objects curves of a few hundred observations.
         rows = max(1024, 256 * n_objects)
         if self.format == "parquet":

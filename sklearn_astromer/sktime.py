@@ -287,14 +287,20 @@ class AstromerTransformer(_Delegating, BaseTransformer):
 
     Examples
     --------
-    >>> from sktime.utils._testing.panel import _make_panel
+    A pd-multiindex panel of unequal-length light curves with MJD in a column:
+
+    >>> import pandas as pd
+    >>> from sklearn_astromer.datasets import make_light_curves
     >>> from sklearn_astromer.sktime import AstromerTransformer
-    >>> X = _make_panel(n_instances=6, n_timepoints=20, random_state=0)
+    >>> X, y = make_light_curves(n_per_class=2, n_obs=(20, 40), random_state=0)
+    >>> panel = pd.concat({f"star{k}": pd.DataFrame(x, columns=["mjd", "mag", "mag_err"])
+    ...                    for k, x in enumerate(X)})
     >>> trafo = AstromerTransformer(weights=None, n_layers=1, n_heads=2, d_model=8,
     ...                             d_ff=8, window_length=16, max_epochs=1,
+    ...                             time_column="mjd", err_column="mag_err",
     ...                             random_state=0)
-    >>> trafo.fit_transform(X).shape
-    (6, 8)
+    >>> trafo.fit_transform(panel).shape
+    (12, 8)
     """
 
     _estimator_class = AstromerEmbedder
@@ -466,15 +472,19 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
 
     Examples
     --------
-    >>> from sktime.utils._testing.panel import make_classification_problem
+    >>> import pandas as pd
+    >>> from sklearn_astromer.datasets import make_light_curves
     >>> from sklearn_astromer.sktime import AstromerTimeSeriesClassifier
-    >>> X, y = make_classification_problem(n_instances=8, n_timepoints=20,
-    ...                                    random_state=0)
+    >>> X, y = make_light_curves(n_per_class=4, classes=["EA", "LPV"], n_obs=(20, 40),
+    ...                          random_state=0)
+    >>> panel = pd.concat({k: pd.DataFrame(x, columns=["mjd", "mag", "mag_err"])
+    ...                    for k, x in enumerate(X)})
     >>> clf = AstromerTimeSeriesClassifier(weights=None, n_layers=1, n_heads=2,
     ...                                    d_model=8, d_ff=8, window_length=16,
     ...                                    max_epochs=1, hidden_layer_sizes=(8,),
-    ...                                    head_epochs=2, random_state=0)
-    >>> clf.fit(X, y).predict(X).shape
+    ...                                    head_epochs=2, time_column="mjd",
+    ...                                    random_state=0)
+    >>> clf.fit(panel, y).predict(panel).shape
     (8,)
     """
 

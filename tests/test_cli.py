@@ -196,6 +196,11 @@ def test_bad_files(tmp_path, data, tiny_model, capsys):
     err = run_failing(["embed", str(renamed), *common], capsys)
     assert "missing column(s) ['mag']" in err and "--columns" in err
 
+    no_ids = tmp_path / "no_ids.csv"
+    frame.drop(columns="object_id").to_csv(no_ids, index=False)
+    err = run_failing(["finetune", str(no_ids), "-o", str(tmp_path / "m")], capsys)
+    assert "needs an object id column 'object_id'" in err
+
     shuffled = tmp_path / "shuffled.csv"
     pd.concat([frame.iloc[:10], frame.iloc[30:], frame.iloc[10:30]]).to_csv(shuffled,
                                                                            index=False)

@@ -175,9 +175,13 @@ def positional_encoding(times, d_model, base=10000.0):
     """
     j = torch.arange(d_model, device=times.device, dtype=torch.float32)
     freqs = base ** (-2.0 * j / d_model)  # (D,)
-    angles = times.to(torch.float32).unsqueeze(-1) * freqs  # (B, L, D)
-    even = (torch.arange(d_model, device=times.device) % 2) == 0
-    return torch.where(even, torch.sin(angles), torch.cos(angles))
+    t = times.to(torch.float32).unsqueeze(-1)  # (B, L, 1)
+    # Each dimension needs only one of sin and cos: computing both on every
+    # angle and selecting would double the transcendental work.
+    pe = torch.empty(*times.shape, d_model, device=times.device, dtype=torch.float32)
+    pe[..., 0::2] = torch.sin(t * freqs[0::2])
+    pe[..., 1::2] = torch.cos(t * freqs[1::2])
+    return pe
 
 
 class MultiHeadAttention(nn.Module):
@@ -192,13 +196,19 @@ class MultiHeadAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model)
 
     def forward(self, x, bias):
-        """Attend ``x`` (B, L, D) to itself with an additive ``bias`` (B, 1, L, L)."""
+        """Attend ``x`` (B, L, D) to itself with an additive ``bias``.
+
+        ``bias`` broadcasts to (B, H, L, L), or is None for no bias.
+        """
         B, L, D = x.shape
-        heads = (B, L, self.n_heads, D // self.n_heads)
-        # (B, H, L, D/H); heads are contiguous slices of the projections.
-        q = self.q(x).view(heads).transpose(1, 2)
-        k = self.k(x).view(heads).transpose(1, 2)
-        v = self.v(x).view(heads).transpose(1, 2)
+        H = self.n_heads
+        # One GEMM for q, k and v: a wider output keeps the matrix kernels
+        # busier than three narrow ones. The parameters stay separate.
+        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+        bias_qkv = torch.cat([self.q.bias, self.k.bias, self.v.bias])
+        qkv = F.linear(x, weight, bias_qkv).view(B, L, 3, H, D // H)
+        # (B, H, L, D/H) views; heads are contiguous slices of the projections.
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         z = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         return self.out(z.transpose(1, 2).reshape(B, L, D))
 
@@ -223,7 +233,11 @@ class Block(nn.Module):
     def forward(self, x, bias):
         h = self.dropout(self.attn(x, bias))
         h = self.norm1(h + self.res_attn(x) if self.residual else h)
-        y = self.dropout(self.ffn_out(torch.tanh(self.ffn_in(h))))
+        f = self.ffn_in(h)
+        # In place when no gradient is recorded: saves an allocation and a
+        # pass over memory.
+        f = torch.tanh(f) if torch.is_grad_enabled() else f.tanh_()
+        y = self.dropout(self.ffn_out(f))
         return self.norm2(y + self.res_ffn(h) if self.residual else y)
 
 
@@ -259,18 +273,22 @@ class Astromer(nn.Module):
         self.head = ReconstructionHead(config)
 
     def attention_bias(self, obs_mask, hidden):
-        """Additive attention bias of shape (B, 1, L, L).
+        """Additive attention bias, broadcastable to (B, H, L, L), or None.
 
         ``hidden`` marks positions the model must not read: padding and, in
-        training, the masked observations.
+        training, the masked observations. When no position is hidden the
+        bias would be all zeros and None is returned, which lets attention
+        skip the mask altogether.
         """
         hide = (~obs_mask) | hidden  # (B, L)
+        if not bool(hide.any()):
+            return None
         if self.config.attention == "legacy":
             # The released weights were trained with +1 * min(1, h_i + h_j)
             # added to the logits: hidden positions get *more* weight, not
             # less. Reproduced only so that those weights give their outputs.
             pair = hide.unsqueeze(-1) | hide.unsqueeze(-2)  # (B, L, L)
-            return pair.to(torch.float32).unsqueeze(1)
+            return pair.to(torch.float32).unsqueeze(1)  # (B, 1, L, L)
         # Proper key masking. A window always has one real observation, so
         # no row of the softmax is fully masked.
         neg = torch.finfo(torch.float32).min / 2
@@ -299,6 +317,26 @@ class Astromer(nn.Module):
             input embedding then each block's output; ``"reconstruction"``:
             (B, L) predicted magnitudes.
         """
+        layers = self.layers(times, mags, obs_mask, hidden)
+        return {"layers": layers, "reconstruction": self.head(layers[-1])}
+
+    def layers(self, times, mags, obs_mask, hidden=None):
+        """Encode windows without the reconstruction head.
+
+        What :meth:`forward` returns under ``"layers"``, for callers that
+        only need the embeddings.
+
+        Parameters
+        ----------
+        times, mags, obs_mask, hidden
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        layers : list of torch.Tensor of shape (B, L, D)
+            ``n_layers + 1`` tensors: the input embedding then each block's
+            output.
+        """
         obs_mask = obs_mask.bool()
         if hidden is None:
             hidden = torch.zeros_like(obs_mask)
@@ -308,16 +346,21 @@ class Astromer(nn.Module):
         # trainable token; without one they become 0, the window mean.
         token = self.mask_token if self.config.mask_token else mags.new_zeros(())
         mags = torch.where(hidden, token.to(mags.dtype), mags)
-        x = self.input_proj(mags.unsqueeze(-1)) + positional_encoding(
-            times, self.config.d_model, self.config.pe_base
-        ).to(mags.dtype)  # (B, L, D)
+        # input_proj(mags) + PE(times), accumulated into the freshly made PE:
+        # the projection from one input is an outer product, cheaper as an
+        # element-wise multiply-add than as a matrix product with K = 1.
+        proj = self.input_proj
+        x = positional_encoding(times, self.config.d_model, self.config.pe_base)
+        x = x.addcmul_(mags.unsqueeze(-1), proj.weight[:, 0]).add_(proj.bias)  # (B, L, D)
         layers = [x]
-        bias = self.attention_bias(obs_mask, hidden).to(x.dtype)
+        bias = self.attention_bias(obs_mask, hidden)
+        if bias is not None:
+            bias = bias.to(x.dtype)
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x, bias)
             layers.append(x)
-        return {"layers": layers, "reconstruction": self.head(x)}
+        return layers
 
     def n_parameters(self):
         """Number of parameters, reconstruction head included."""

@@ -1,0 +1,223 @@
+"""Tests of the few-shot harness in ``benchmarks/``: protocol draws, features, end-to-end run."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("light_curve")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import fewshot
+from _features import LightCurveFeatures, clean_light_curve
+from _protocol import CRTS5_CLASSES, CRTS9_CLASSES, LightCurveSet, draw_split
+
+
+def _toy_set(counts, seed=0):
+    """A LightCurveSet with ``counts[label]`` objects per class (tiny random curves)."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([[label] * n for label, n in counts.items()])
+    ids = np.array([f"obj{i:05d}" for i in range(labels.size)])
+    curves = [np.column_stack([np.arange(5.0), rng.normal(size=5), np.full(5, 0.1)])
+              for _ in labels]
+    return LightCurveSet(object_ids=ids, labels=labels, curves=curves, source="toy")
+
+
+def _synthetic_parquet(path, n_per_class=16, seed=0):
+    """Periodic light curves of three shapes in the shared parquet schema."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    shapes = {
+        "sine": lambda phase: 0.4 * np.sin(2 * np.pi * phase),
+        "saw": lambda phase: 0.8 * (phase - 0.5),
+        "eclipse": lambda phase: 0.8 * (np.abs(phase - 0.5) < 0.05),
+    }
+    for label, shape in shapes.items():
+        for i in range(n_per_class):
+            t = np.sort(rng.uniform(53000, 54000, 120))
+            period = rng.uniform(0.3, 0.8)
+            mag = 15 + shape((t / period) % 1.0) + rng.normal(0, 0.03, t.size)
+            rows.append({
+                "object_id": f"{label}-{i}", "label": label, "band": "V", "ra": np.nan,
+                "dec": np.nan, "mjd": t, "mag": mag.astype(np.float32),
+                "mag_err": np.full(t.size, 0.03, np.float32),
+            })
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+# --- protocol -------------------------------------------------------------------------------
+
+COUNTS = {"A": 300, "B": 150, "C": 40, "D": 12, "other": 50}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("spc", [1, 20, 100])
+def test_draws_disjoint_and_cover_the_pool(seed, spc):
+    data = _toy_set(COUNTS)
+    with pytest.warns(UserWarning, match="only 12 objects"):
+        draw = draw_split(data, ["A", "B", "C", "D"], spc, seed, test_per_class=20)
+    train, test, pool = set(draw.train), set(draw.test), set(draw.unlabelled)
+    assert len(train) == draw.train.size and len(test) == draw.test.size
+    assert not train & test and not train & pool and not test & pool
+    assert train | test | pool == set(range(len(data)))
+    # The unlabelled pool holds objects of every class, including those outside the task.
+    assert "other" in set(data.labels[draw.unlabelled])
+
+
+def test_draws_respect_spc_and_small_classes():
+    data = _toy_set(COUNTS)
+    with pytest.warns(UserWarning):
+        draw = draw_split(data, ["A", "B", "C", "D"], 100, seed=0, test_per_class=20)
+    n_train = pd.Series(data.labels[draw.train]).value_counts()
+    n_test = pd.Series(data.labels[draw.test]).value_counts()
+    assert n_test["A"] == n_test["B"] == n_test["C"] == 20
+    assert n_train["A"] == n_train["B"] == 100
+    assert n_train["C"] == 40 - 20  # a class with fewer left contributes all it has
+    assert n_test["D"] == 6 and n_train["D"] == 6  # fewer than test_per_class: split in half
+
+
+def test_draws_are_deterministic_and_independent_of_row_order():
+    data = _toy_set(COUNTS)
+    classes = ["A", "B", "C"]
+    first = draw_split(data, classes, 20, seed=3, test_per_class=10)
+    again = draw_split(data, classes, 20, seed=3, test_per_class=10)
+    np.testing.assert_array_equal(first.train, again.train)
+    np.testing.assert_array_equal(first.test, again.test)
+
+    order = np.random.default_rng(0).permutation(len(data))
+    shuffled = LightCurveSet(data.object_ids[order], data.labels[order],
+                             [data.curves[i] for i in order])
+    moved = draw_split(shuffled, classes, 20, seed=3, test_per_class=10)
+    assert set(shuffled.object_ids[moved.train]) == set(data.object_ids[first.train])
+    assert set(shuffled.object_ids[moved.test]) == set(data.object_ids[first.test])
+
+    other = draw_split(data, classes, 20, seed=4, test_per_class=10)
+    assert set(other.test) != set(first.test)
+
+
+def test_test_set_fixed_across_spc_and_training_sets_nested():
+    data = _toy_set(COUNTS)
+    small = draw_split(data, ["A", "B"], 20, seed=1, test_per_class=30)
+    large = draw_split(data, ["A", "B"], 100, seed=1, test_per_class=30)
+    np.testing.assert_array_equal(small.test, large.test)
+    assert set(small.train) <= set(large.train)
+    # A class's draw does not depend on the other classes of the protocol.
+    alone = draw_split(data, ["A"], 20, seed=1, test_per_class=30)
+    assert set(alone.train) <= set(small.train)
+
+
+def test_separate_test_set_excludes_shared_objects():
+    train_set = _toy_set({"A": 50, "B": 50})
+    test_set = _toy_set({"A": 30, "B": 5}, seed=1)
+    draw = draw_split(train_set, ["A", "B"], 10, seed=0, test_per_class=20, test_set=test_set)
+    assert pd.Series(test_set.labels[draw.test]).value_counts().to_dict() == {"A": 20, "B": 5}
+    # The toy sets share object ids: drawn test objects never train nor join the pool.
+    shared = set(test_set.object_ids[draw.test])
+    assert not shared & set(train_set.object_ids[draw.train])
+    assert not shared & set(train_set.object_ids[draw.unlabelled])
+    assert draw.train.size == 20
+
+
+def test_unknown_class_is_an_error():
+    with pytest.raises(ValueError, match="not found"):
+        draw_split(_toy_set({"A": 30}), ["A", "Z"], 5, seed=0, test_per_class=5)
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+def test_clean_light_curve_merges_duplicates_with_inverse_variance_weights():
+    curve = np.array([[2.0, 10.0, 0.1], [1.0, 12.0, 0.1], [1.0, 13.0, 0.2], [3.0, np.nan, 0.1]])
+    t, m, err = clean_light_curve(curve)
+    np.testing.assert_array_equal(t, [1.0, 2.0])
+    w = np.array([1 / 0.1**2, 1 / 0.2**2])
+    np.testing.assert_allclose(m, [(w[0] * 12 + w[1] * 13) / w.sum(), 10.0])
+    np.testing.assert_allclose(err, [1 / np.sqrt(w.sum()), 0.1])
+
+
+def test_features_recover_a_short_period_and_cache(tmp_path):
+    # Sparse sampling as in CRTS (a few exposures per night over years): the default
+    # light-curve grid would stop near 10-day periods; ours must find 0.3 d.
+    rng = np.random.default_rng(0)
+    nights = np.sort(rng.choice(np.arange(3000), 80, replace=False)).astype(float)
+    t = np.concatenate([night + 0.2 + rng.uniform(0, 0.1) + np.arange(4) * 0.007
+                        for night in nights])
+    mag = 15 + 0.3 * np.sin(2 * np.pi * t / 0.3) + rng.normal(0, 0.02, t.size)
+    curve = np.column_stack([t, mag, np.full(t.size, 0.02)])
+    # A duplicated time must not break the strictly-increasing features.
+    curve = np.vstack([curve, curve[10]])
+
+    transformer = LightCurveFeatures(n_jobs=1, cache_dir=tmp_path)
+    features = transformer.fit_transform([curve, curve[:5]])
+    names = list(transformer.feature_names_out_)
+    assert features.shape == (2, len(names))
+    assert features[0, names.index("periodogram_period_0")] == pytest.approx(0.3, rel=1e-3)
+    assert features[0, names.index("fourier_period")] == pytest.approx(0.3, rel=1e-3)
+    assert np.isnan(features[1]).all()  # too short: NaN row, not an error
+    assert list((tmp_path / "lcfeatures").glob("*/shard-*.npz"))
+    np.testing.assert_array_equal(transformer.transform([curve]), features[:1])
+
+
+# --- harness --------------------------------------------------------------------------------
+
+
+def _check_results(out_dir, n_rows):
+    table = pd.read_csv(out_dir / "results.csv")
+    assert set(fewshot.COLUMNS) <= set(table.columns)
+    assert len(table) == n_rows
+    assert table["macro_f1"].between(0, 1).all()
+    for name in ("results.json", "results.md", "results.png"):
+        assert (out_dir / name).stat().st_size > 0
+    return table
+
+
+def test_harness_end_to_end_on_synthetic_data(tmp_path):
+    data = _synthetic_parquet(tmp_path / "toy.parquet")
+    out = tmp_path / "out"
+    common = ["--data", str(data), "--classes", "sine,saw,eclipse", "--test-per-class", "4",
+              "--out", str(out), "--cache", str(tmp_path / "cache"), "--n-jobs", "1"]
+    assert fewshot.main([*common, "--spc", "3,6", "--seeds", "0", "--methods", "features-rf"]) == 0
+    table = _check_results(out, 2)
+    assert set(table["n_train"]) == {9, 18} and set(table["n_test"]) == {12}
+
+    # A rerun with another method and seed keeps the earlier rows and replaces equal keys.
+    status = fewshot.main(
+        [*common, "--spc", "3", "--seeds", "0,1", "--methods", "features-rf,features-brf"]
+    )
+    assert status == 0
+    table = _check_results(out, 2 + 4 - 1)
+    assert not table.duplicated(fewshot.KEY).any()
+    assert ((table["method"] == "features-rf") & (table["spc"] == 6)).sum() == 1
+    assert "| features-brf |" in (out / "results.md").read_text()
+
+
+def test_harness_on_real_crts(shared_dir, tmp_path):
+    data = shared_dir / "crts_train.parquet"
+    if not data.exists():
+        pytest.skip(f"{data} not found")
+    out = tmp_path / "out"
+    status = fewshot.main([
+        "--data", str(data), "--protocol", "CRTS-5", "--spc", "5", "--test-per-class", "5",
+        "--seeds", "0", "--methods", "features-rf", "--out", str(out),
+        "--cache", str(tmp_path / "cache"),
+    ])
+    assert status == 0
+    table = _check_results(out, 1)
+    assert table.loc[0, "n_train"] == 5 * len(CRTS5_CLASSES)
+    assert table.loc[0, "n_test"] == 5 * len(CRTS5_CLASSES)
+
+
+def test_registry_and_protocol_defaults():
+    assert {"features-rf", "features-brf"} <= set(fewshot.METHODS)
+    with pytest.raises(ValueError, match="already registered"):
+        fewshot.register_method("features-rf")(lambda seed, context: None)
+    args = fewshot.build_parser().parse_args([])
+    tasks = fewshot._tasks(args)
+    assert [(name, spcs) for name, _, spcs in tasks] == [
+        ("CRTS-5", (20, 100, 500)), ("CRTS-9", (20, 100))
+    ]
+    assert tasks[1][1] == CRTS9_CLASSES

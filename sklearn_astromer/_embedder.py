@@ -6,7 +6,6 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from ._model import AstromerConfig
@@ -84,10 +83,3 @@ def load_model(path):
     state_dict = load_file(path / TENSORS_FILE, device="cpu")
     return config, state_dict, meta.get("extra", {})
 
-
-def state_dict_float32(state_dict):
-    """Copy of ``state_dict`` with every floating tensor in float32."""
-    return {
-        k: v.to(torch.float32) if v.is_floating_point() else v
-        for k, v in state_dict.items()
-    }

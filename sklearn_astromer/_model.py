@@ -16,7 +16,6 @@ Shapes in comments: B windows, L positions, D model width, H heads.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch

@@ -44,6 +44,15 @@ class _Fixed(Dataset):
         return {k: v[i] for k, v in self.X.items()}, {k: v[i] for k, v in self.y.items()}
 
 
+def _random_windows(light_curves, indices, length, rng, pad_full):
+    """One random window for each of these light curves (see :class:`MaskedWindows`)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    lengths = light_curves.lengths[indices]
+    starts = random_windows(lengths, length, rng)
+    pad_to = None if pad_full else int(np.minimum(lengths, length).max())
+    return make_windows(light_curves, indices, starts, length, pad_to=pad_to)
+
+
 class MaskedWindows:
     """Turn a batch of light curve indices into masked random windows.
 
@@ -73,12 +82,7 @@ class MaskedWindows:
 
     def arrays(self, indices):
         """The (X, y) dicts of numpy arrays for these light curves."""
-        lc = self.light_curves
-        indices = np.asarray(indices, dtype=np.int64)
-        lengths = lc.lengths[indices]
-        starts = random_windows(lengths, self.length, self.rng)
-        pad_to = None if self.pad_full else int(np.minimum(lengths, self.length).max())
-        w = make_windows(lc, indices, starts, self.length, pad_to=pad_to)
+        w = _random_windows(self.light_curves, indices, self.length, self.rng, self.pad_full)
         plan = mask_windows(w.mags, w.obs_mask, self.rng, **self.masking)
         X = {"times": w.times, "mags": plan.mags, "obs_mask": w.obs_mask, "hidden": plan.hidden}
         y = {"target": w.mags, "probed": plan.probed, "errs": w.errs, "obs_mask": w.obs_mask}
@@ -182,9 +186,7 @@ def train(
             np.arange(n_valid)
         )
         train_split = predefined_split(_Fixed(valid_X, valid_y))
-        callbacks.append(
-            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=_sink(verbose))
-        )
+        callbacks.append(_early_stopping(patience, verbose))
     if verbose:
         callbacks.append(ProgressBar())
 
@@ -205,13 +207,18 @@ def train(
     )
     net.fit(_Indices(len(train_lc)), y=None)
     module.eval()
-    return [
-        {k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history
-    ]
+    return _epochs(net)
 
 
-def _sink(verbose):
-    return print if verbose else (lambda *args, **kwargs: None)
+def _early_stopping(patience, verbose):
+    """Stop on validation loss and restore the best epoch's weights."""
+    sink = print if verbose else (lambda *args, **kwargs: None)
+    return EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=sink)
+
+
+def _epochs(net):
+    """skorch's per-epoch history, without the per-batch records."""
+    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
 
 
 def fit_head(
@@ -250,9 +257,7 @@ def fit_head(
     callbacks, train_split = [], None
     if validation_fraction:
         train_split = ValidSplit(validation_fraction, stratified=True)
-        callbacks.append(
-            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=_sink(verbose))
-        )
+        callbacks.append(_early_stopping(patience, verbose))
     if verbose:
         callbacks.append(ProgressBar())
     net = NeuralNet(
@@ -270,7 +275,7 @@ def fit_head(
     )
     net.fit(features, y)
     head.eval()
-    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
+    return _epochs(net)
 
 
 class LabelledWindows:
@@ -284,12 +289,8 @@ class LabelledWindows:
         self.pad_full = pad_full
 
     def __call__(self, batch):
-        lc = self.light_curves
         indices = np.asarray(batch, dtype=np.int64)
-        lengths = lc.lengths[indices]
-        starts = random_windows(lengths, self.length, self.rng)
-        pad_to = None if self.pad_full else int(np.minimum(lengths, self.length).max())
-        w = make_windows(lc, indices, starts, self.length, pad_to=pad_to)
+        w = _random_windows(self.light_curves, indices, self.length, self.rng, self.pad_full)
         X = {
             "times": torch.from_numpy(w.times),
             "mags": torch.from_numpy(w.mags),
@@ -329,9 +330,7 @@ def fit_windows(
         valid_lc = light_curves.subset(idx_valid)
         kwargs["train_split"] = predefined_split(_Indices(len(idx_valid)))
         kwargs["iterator_valid__collate_fn"] = make(valid_lc, labels[idx_valid])
-        callbacks.append(
-            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True, sink=_sink(verbose))
-        )
+        callbacks.append(_early_stopping(patience, verbose))
     else:
         kwargs["train_split"] = None
     if verbose:
@@ -353,4 +352,4 @@ def fit_windows(
     )
     net.fit(_Indices(len(train_lc)), y=None)
     model.eval()
-    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
+    return _epochs(net)

@@ -42,16 +42,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestClassifier, StackingClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline, make_union
-from sklearn.utils.validation import check_is_fitted
+from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _embeddings import CachedTransform, PhaseFolded, PoolFitted
 from _features import LightCurveFeatures
 from _protocol import (
     DEFAULT_CUSTOM_SPC,
@@ -172,41 +175,6 @@ def features_brf(seed, context):
     return make_pipeline(_features(context), _imputer(), forest)
 
 
-class PoolFinetunedEmbedder(TransformerMixin, BaseEstimator):
-    """Fit an embedder without labels on the unlabelled pool plus the training light curves.
-
-    The protocol lets a method use the light curves not drawn for training, without their
-    labels: this wrapper hands them to a self-supervised ``embedder.fit`` together with the
-    training curves (whose labels it also ignores), then embeds with the result.
-
-    Parameters
-    ----------
-    embedder : estimator
-        Unfitted transformer whose ``fit(X)`` is self-supervised (e.g. ``AstromerEmbedder``).
-    unlabelled : list of ndarray of shape (n_observations_i, 3), default=()
-        The unlabelled pool (``MethodContext.unlabelled``).
-
-    Attributes
-    ----------
-    embedder_ : estimator
-        The fitted clone of ``embedder``.
-    """
-
-    def __init__(self, embedder, unlabelled=()):
-        self.embedder = embedder
-        self.unlabelled = unlabelled
-
-    def fit(self, X, y=None):
-        """Fit a clone of ``embedder`` on ``unlabelled`` + ``X``; ``y`` is ignored."""
-        self.embedder_ = clone(self.embedder).fit(list(self.unlabelled) + list(X))
-        return self
-
-    def transform(self, X):
-        """Embed ``X`` with the fitted embedder."""
-        check_is_fitted(self, "embedder_")
-        return self.embedder_.transform(X)
-
-
 def _register_astromer_methods():
     """Register the Astromer methods when ``sklearn_astromer`` can be imported."""
     try:
@@ -221,32 +189,92 @@ def _register_astromer_methods():
     def forest(seed, context):
         return RandomForestClassifier(n_estimators=500, n_jobs=context.n_jobs, random_state=seed)
 
+    def frozen(seed, context, pooling="mean"):
+        """Zero-shot MACHO embeddings, cached per light curve."""
+        embedder = AstromerEmbedder(
+            weights="macho", max_epochs=0, pooling=pooling, random_state=seed
+        )
+        return CachedTransform(embedder, cache_dir=context.cache_dir)
+
+    def reduced(embedding, seed, context):
+        """``embedding`` standardised and reduced to 8 principal components, all fit without
+        labels on the pool + training curves: few enough columns not to drown the ~65
+        hand-crafted features."""
+        pca = make_pipeline(
+            embedding, StandardScaler(), PCA(n_components=8, random_state=seed)
+        )
+        return PoolFitted(pca, unlabelled=context.unlabelled, cache_dir=context.cache_dir)
+
+    def with_features(embedding, context):
+        return make_union(make_pipeline(_features(context), _imputer()), embedding)
+
+    def finetuned(seed, context, pool=True):
+        """MACHO weights fine-tuned (self-supervised, 5 epochs) on the pool + training curves.
+
+        ``pool=False`` leaves out the pool, for use inside :func:`reduced`, which already
+        passes it: the fit then sees the same curves, so it shares the cached fine-tuning.
+        """
+        embedder = AstromerEmbedder(weights="macho", max_epochs=5, random_state=seed)
+        return PoolFitted(
+            embedder, unlabelled=context.unlabelled if pool else (), cache_dir=context.cache_dir
+        )
+
     @register_method("astromer-rf")
     def astromer_rf(seed, context):
         """Frozen pretrained Astromer (MACHO weights) mean embeddings + random forest."""
-        embedder = AstromerEmbedder(weights="macho", max_epochs=0, random_state=seed)
-        return make_pipeline(embedder, forest(seed, context))
+        return make_pipeline(frozen(seed, context), forest(seed, context))
 
     @register_method("astromer-ft-rf")
     def astromer_ft_rf(seed, context):
         """Astromer fine-tuned without labels on the unlabelled pool + training curves, + RF."""
-        embedder = AstromerEmbedder(weights="macho", random_state=seed)
-        finetuned = PoolFinetunedEmbedder(embedder, unlabelled=context.unlabelled)
-        return make_pipeline(finetuned, forest(seed, context))
+        return make_pipeline(finetuned(seed, context), forest(seed, context))
 
     @register_method("astromer-clf")
     def astromer_clf(seed, context):
         """AstromerClassifier: fine-tuned encoder, layer-weighted embedding and MLP head."""
         return AstromerClassifier(weights="macho", random_state=seed)
 
-    @register_method("hybrid-rf")
-    def hybrid_rf(seed, context):
-        """Hand-crafted features and frozen Astromer embeddings side by side + random forest."""
-        union = make_union(
-            make_pipeline(_features(context), _imputer()),
+    @register_method("astromer-fold-rf")
+    def astromer_fold_rf(seed, context):
+        """Frozen MACHO embeddings of the curve folded at its period (2 cycles) + RF."""
+        folded = make_pipeline(
+            PhaseFolded(n_jobs=context.n_jobs, cache_dir=context.cache_dir),
             AstromerEmbedder(weights="macho", max_epochs=0, random_state=seed),
         )
+        embedding = CachedTransform(folded, cache_dir=context.cache_dir)
+        return make_pipeline(embedding, forest(seed, context))
+
+    @register_method("astromer-hybrid-rf")
+    def astromer_hybrid_rf(seed, context):
+        """Hand-crafted features and frozen Astromer embeddings side by side + random forest."""
+        union = with_features(frozen(seed, context), context)
         return make_pipeline(union, forest(seed, context))
+
+    @register_method("astromer-hybrid-pca-rf")
+    def astromer_hybrid_pca_rf(seed, context):
+        """Features + 8 principal components of the frozen per-layer embeddings + RF."""
+        embedding = reduced(frozen(seed, context, pooling="layers"), seed, context)
+        return make_pipeline(with_features(embedding, context), forest(seed, context))
+
+    @register_method("astromer-ft-hybrid-pca-rf")
+    def astromer_ft_hybrid_pca_rf(seed, context):
+        """Features + 8 principal components of the pool-fine-tuned embeddings + RF."""
+        embedding = reduced(finetuned(seed, context, pool=False), seed, context)
+        return make_pipeline(with_features(embedding, context), forest(seed, context))
+
+    @register_method("astromer-stack")
+    def astromer_stack(seed, context):
+        """Stacking: features + RF and frozen per-layer embeddings + logistic regression,
+        combined by a logistic regression on their cross-validated class probabilities."""
+        embedding_model = make_pipeline(
+            frozen(seed, context, pooling="layers"), StandardScaler(),
+            LogisticRegression(C=0.1, max_iter=2000),
+        )
+        return StackingClassifier(
+            [("features", features_rf(seed, context)), ("astromer", embedding_model)],
+            final_estimator=LogisticRegression(max_iter=2000),
+            cv=StratifiedKFold(5, shuffle=True, random_state=seed),
+        )
 
 
 _register_astromer_methods()

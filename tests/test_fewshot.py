@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 
 pytest.importorskip("light_curve")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import fewshot
+from _embeddings import CachedTransform, PoolFitted, fold_light_curve
 from _features import LightCurveFeatures, clean_light_curve
 from _protocol import CRTS5_CLASSES, CRTS9_CLASSES, LightCurveSet, draw_split
 
@@ -221,3 +223,96 @@ def test_registry_and_protocol_defaults():
         ("CRTS-5", (20, 100, 500)), ("CRTS-9", (20, 100))
     ]
     assert tasks[1][1] == CRTS9_CLASSES
+
+
+# --- Astromer building blocks and methods ---------------------------------------------------
+
+
+class _CountingScaler(TransformerMixin, BaseEstimator):
+    """Per-curve mean magnitude times ``factor``; counts the curves it transforms."""
+
+    calls = 0
+
+    def __init__(self, factor=1.0):
+        self.factor = factor
+
+    def fit(self, X, y=None):
+        self.mean_ = float(np.mean([np.mean(c[:, 1]) for c in X]))
+        return self
+
+    def transform(self, X):
+        type(self).calls += len(X)
+        return np.array([[self.factor * np.mean(c[:, 1]) - self.mean_] for c in X])
+
+
+def _curves(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [np.column_stack([np.arange(20.0), rng.normal(size=20), np.full(20, 0.1)])
+            for _ in range(n)]
+
+
+def test_cached_transform_computes_each_curve_once(tmp_path):
+    curves = _curves(6)
+    _CountingScaler.calls = 0
+    cached = CachedTransform(_CountingScaler(2.0), cache_dir=tmp_path).fit(curves)
+    first = cached.transform(curves[:4])
+    assert _CountingScaler.calls == 4
+    again = CachedTransform(_CountingScaler(2.0), cache_dir=tmp_path).fit(curves)
+    np.testing.assert_array_equal(again.transform(curves[2:]), cached.transform(curves)[2:])
+    assert _CountingScaler.calls == 4 + 2  # only the two new curves were computed
+    np.testing.assert_array_equal(again.transform(curves[:4]), first)
+    # Other parameters are another cache entry, not a stale hit.
+    other = CachedTransform(_CountingScaler(3.0), cache_dir=tmp_path).fit(curves)
+    assert not np.allclose(other.transform(curves[:4]), first)
+
+
+def test_pool_fitted_uses_the_pool_and_caches_by_content(tmp_path):
+    pool, train = _curves(5, seed=1), _curves(3, seed=2)
+    fitted = PoolFitted(_CountingScaler(), unlabelled=pool, cache_dir=tmp_path).fit(train)
+    expected = np.mean([np.mean(c[:, 1]) for c in pool + train])
+    assert fitted.transformer_.mean_ == pytest.approx(expected)
+    assert len(list((tmp_path / "fitted").glob("*.joblib"))) == 1
+    # The same set of curves split differently between pool and training finds the cache.
+    reordered = PoolFitted(_CountingScaler(), unlabelled=train + pool[:2], cache_dir=tmp_path)
+    reordered.fit(pool[2:])
+    assert len(list((tmp_path / "fitted").glob("*.joblib"))) == 1
+    np.testing.assert_array_equal(reordered.transform(train), fitted.transform(train))
+    PoolFitted(_CountingScaler(), unlabelled=pool[1:], cache_dir=tmp_path).fit(train)
+    assert len(list((tmp_path / "fitted").glob("*.joblib"))) == 2
+
+
+def test_fold_light_curve_puts_one_period_on_two_pi():
+    t = np.sort(np.random.default_rng(0).uniform(0, 300, 400))
+    mag = 15 + 0.5 * np.sin(2 * np.pi * t / 0.7)
+    curve = np.column_stack([t, mag, np.full(t.size, 0.02)])
+    folded = fold_light_curve(np.vstack([curve, curve[:3]]), 0.7)  # with duplicated times
+    assert folded.shape == (400, 3)
+    assert np.all(np.diff(folded[:, 0]) >= 0)
+    assert folded[:, 0].min() >= 0 and folded[:, 0].max() < 4 * np.pi
+    # Folded at its period, the curve is the sine of the new time (one period = 2 pi).
+    phase0 = t[0] / 0.7
+    np.testing.assert_allclose(
+        folded[:, 1], 15 + 0.5 * np.sin(folded[:, 0] + 2 * np.pi * phase0), atol=1e-6
+    )
+    assert fold_light_curve(curve, np.nan).shape == (400, 3)  # no period: folded at 1 day
+
+
+def test_astromer_methods_run_on_synthetic_data(tmp_path):
+    pytest.importorskip("sklearn_astromer")
+    data = _synthetic_parquet(tmp_path / "toy.parquet", n_per_class=10)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    methods = [m for m in fewshot.METHODS if m.startswith("astromer")]
+    assert {"astromer-rf", "astromer-ft-rf", "astromer-clf", "astromer-hybrid-pca-rf"} <= set(
+        methods
+    )
+    status = fewshot.main([
+        "--data", str(data), "--classes", "sine,saw,eclipse", "--test-per-class", "3",
+        "--spc", "3", "--seeds", "0", "--methods", ",".join(methods), "--out", str(out),
+        "--cache", str(cache), "--n-jobs", "1",
+    ])
+    assert status == 0
+    table = _check_results(out, len(methods))
+    assert set(table["method"]) == set(methods)
+    # Fine-tuned encoders and pool-fitted reductions were cached for the next training size.
+    assert list((cache / "fitted").glob("*.joblib"))
+    assert list((cache / "transform").glob("*/shard-*.npz"))

@@ -197,9 +197,11 @@ def _register_astromer_methods():
         return CachedTransform(embedder, cache_dir=context.cache_dir)
 
     def reduced(embedding, seed, context):
-        """``embedding`` standardised and reduced to 8 principal components, all fit without
-        labels on the pool + training curves: few enough columns not to drown the ~65
-        hand-crafted features."""
+        """``embedding`` standardised and reduced to 8 principal components.
+
+        All of it is fit without labels on the pool + training curves; 8 columns are few
+        enough not to drown the ~65 hand-crafted features in the forest's feature sampling.
+        """
         pca = make_pipeline(
             embedding, StandardScaler(), PCA(n_components=8, random_state=seed)
         )
@@ -264,8 +266,10 @@ def _register_astromer_methods():
 
     @register_method("astromer-stack")
     def astromer_stack(seed, context):
-        """Stacking: features + RF and frozen per-layer embeddings + logistic regression,
-        combined by a logistic regression on their cross-validated class probabilities."""
+        """Stacking of features + RF and frozen per-layer embeddings + logistic regression.
+
+        A logistic regression combines the two models' cross-validated class probabilities.
+        """
         embedding_model = make_pipeline(
             frozen(seed, context, pooling="layers"), StandardScaler(),
             LogisticRegression(C=0.1, max_iter=2000),
@@ -273,7 +277,8 @@ def _register_astromer_methods():
         return StackingClassifier(
             [("features", features_rf(seed, context)), ("astromer", embedding_model)],
             final_estimator=LogisticRegression(max_iter=2000),
-            cv=StratifiedKFold(5, shuffle=True, random_state=seed),
+            # Five folds, or fewer when a class has fewer than five training curves.
+            cv=StratifiedKFold(min(5, context.spc), shuffle=True, random_state=seed),
         )
 
 
@@ -332,6 +337,11 @@ def build_parser():
     )
     parser.add_argument("--no-cache", action="store_true", help="disable the feature cache")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel jobs (-1: all cores)")
+    parser.add_argument(
+        "--merge", type=Path, action="append", default=[],
+        help="results.csv of another run to merge into --out (repeatable); with --merge, "
+        "methods run only when --methods is given",
+    )
     parser.add_argument("--list-methods", action="store_true", help="print methods and exit")
     return parser
 
@@ -447,9 +457,11 @@ def plot_results(summary, path):
         part = summary[summary["protocol"] == protocol]
         for method, rows in part.groupby("method", sort=True):
             rows = rows.sort_values("spc")
+            # Baselines dashed, so the methods that must beat them stand out.
             ax.errorbar(
                 rows["spc"], 100 * rows["macro_f1_mean"],
                 yerr=100 * rows["macro_f1_std"].fillna(0), marker="o", capsize=3, label=method,
+                linestyle="--" if method.startswith("features") else "-",
             )
         spcs = sorted(part["spc"].unique())
         ax.set_xscale("log")
@@ -487,17 +499,23 @@ def main(argv=None):
         for name, factory in METHODS.items():
             print(f"{name}: {(factory.__doc__ or '').strip().splitlines()[0]}")
         return 0
-    methods = args.methods or list(METHODS)
+    methods = args.methods or ([] if args.merge else list(METHODS))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise SystemExit(f"unknown method(s) {unknown}; registered: {sorted(METHODS)}")
+    csv_path = args.out / "results.csv"
+    if args.merge:
+        merged = pd.concat([pd.read_csv(path) for path in args.merge], ignore_index=True)
+        write_outputs(args.out, merge_results(csv_path, merged.to_dict("records")))
+        if not methods:
+            print(markdown_table(summarise(pd.read_csv(csv_path))))
+            return 0
 
     data_path = _resolve_data(args.data)
     train_set = load_light_curves(data_path, band=args.band)
     test_set = load_light_curves(args.test_data, band=args.band) if args.test_data else None
     tasks = _tasks(args)
     cache_dir = None if args.no_cache else args.cache
-    csv_path = args.out / "results.csv"
 
     runs = [(p, c, s, seed) for p, c, spcs in tasks for s in spcs for seed in args.seeds]
     rows, failures = [], []

@@ -196,6 +196,11 @@ def test_harness_end_to_end_on_synthetic_data(tmp_path):
     assert ((table["method"] == "features-rf") & (table["spc"] == 6)).sum() == 1
     assert "| features-brf |" in (out / "results.md").read_text()
 
+    # --merge alone copies results into another directory without running anything.
+    other = tmp_path / "merged"
+    assert fewshot.main(["--merge", str(out / "results.csv"), "--out", str(other)]) == 0
+    pd.testing.assert_frame_equal(_check_results(other, len(table)), table)
+
 
 def test_harness_on_real_crts(shared_dir, tmp_path):
     data = shared_dir / "crts_train.parquet"

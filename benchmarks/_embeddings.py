@@ -101,6 +101,9 @@ class PoolFitted(TransformerMixin, BaseEstimator):
     cache_dir : str or Path or None, default=None
         Where fitted transformers are stored, keyed by the transformer's parameters and the
         content of the curves it was fitted on. None disables caching.
+    with_training : bool, default=True
+        Fit on the training curves too. False fits on ``unlabelled`` alone, so that draws
+        with different training sets but the same pool share one fit.
 
     Attributes
     ----------
@@ -108,29 +111,33 @@ class PoolFitted(TransformerMixin, BaseEstimator):
         The fitted clone of ``transformer``.
     """
 
-    def __init__(self, transformer, unlabelled=(), cache_dir=None):
+    def __init__(self, transformer, unlabelled=(), cache_dir=None, with_training=True):
         self.transformer = transformer
         self.unlabelled = unlabelled
         self.cache_dir = cache_dir
+        self.with_training = with_training
 
     def fit(self, X, y=None):
-        """Fit a clone of ``transformer`` on ``unlabelled`` + ``X``; ``y`` is ignored."""
-        curves = _check_light_curves(list(self.unlabelled) + list(X))
+        """Fit a clone of ``transformer`` on ``unlabelled`` + ``X``; ``y`` is ignored.
+
+        The fit sees each distinct light curve once, in an order fixed by content: the same
+        set of curves, reached through any draw or order, gives the same fit and the same
+        cache entry.
+        """
+        curves = _check_light_curves(list(self.unlabelled) + list(X if self.with_training else []))
+        by_key = {_hash_light_curve(curve): curve for curve in curves}
+        keys = sorted(by_key)
         path = None
         if self.cache_dir is not None:
             digest = hashlib.blake2b(digest_size=16)
             digest.update(_estimator_hash(self.transformer).encode())
-            # The fit sees a set of curves; their order only reshuffles minibatches, so the
-            # key is order-free and the same pool reached through another draw is found.
-            for key in sorted(_hash_light_curve(curve) for curve in curves):
+            for key in keys:
                 digest.update(key.encode())
             path = Path(self.cache_dir) / "fitted" / f"{digest.hexdigest()}.joblib"
             if path.exists():
                 self.transformer_ = joblib.load(path)
                 return self
-        # Sorting by content makes the fit itself independent of the order of the pool too.
-        order = np.argsort([_hash_light_curve(curve) for curve in curves], kind="stable")
-        self.transformer_ = clone(self.transformer).fit([curves[i] for i in order])
+        self.transformer_ = clone(self.transformer).fit([by_key[key] for key in keys])
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")

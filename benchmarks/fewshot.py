@@ -69,6 +69,8 @@ DEFAULT_CACHE = REPO_ROOT / "benchmarks" / ".cache"
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "fewshot"
 SHARED_WEIGHTS = REPO_ROOT.parent / "shared" / "weights"
 DEFAULT_SEEDS = (0, 1, 2)
+#: Appended to the method name of rows run with ``--shared-pool``.
+SHARED_POOL_SUFFIX = "/shared-pool"
 KEY = ["method", "protocol", "spc", "seed"]
 COLUMNS = KEY + [
     "macro_f1",
@@ -101,12 +103,16 @@ class MethodContext:
         Training samples per class requested.
     unlabelled : list of ndarray of shape (n_observations_i, 3)
         Light curves of the training file neither drawn for training nor in the test set, of any
-        class, without labels: for self-supervised fine-tuning.
+        class, without labels: for self-supervised fine-tuning. With ``--shared-pool``, the
+        objects in no test set of the whole run, the same for every draw.
     cache_dir : Path or None
         Directory where methods may cache what depends only on the data (features,
         embeddings); None disables caching.
     n_jobs : int
         Parallel jobs for the method, in scikit-learn's convention (-1: all cores).
+    shared_pool : bool, default=False
+        Whether ``unlabelled`` is the run's shared pool: unsupervised fits then leave out the
+        training curves (some are test objects of other seeds), so all draws share them.
     """
 
     seed: int
@@ -116,6 +122,7 @@ class MethodContext:
     unlabelled: list
     cache_dir: Path | None
     n_jobs: int
+    shared_pool: bool = False
 
 
 MethodFactory = Callable[[int, MethodContext], object]
@@ -189,42 +196,54 @@ def _register_astromer_methods():
     def forest(seed, context):
         return RandomForestClassifier(n_estimators=500, n_jobs=context.n_jobs, random_state=seed)
 
-    def frozen(seed, context, pooling="mean"):
-        """Zero-shot MACHO embeddings, cached per light curve."""
+    def frozen(seed, context, pooling="mean", weights="macho"):
+        """Zero-shot embeddings with released weights, cached per light curve."""
         embedder = AstromerEmbedder(
-            weights="macho", max_epochs=0, pooling=pooling, random_state=seed
+            weights=weights, max_epochs=0, pooling=pooling, random_state=seed
         )
         return CachedTransform(embedder, cache_dir=context.cache_dir)
+
+    def pool_fitted(transformer, context, pool=True):
+        """``transformer`` fit without labels on the pool.
+
+        The training curves are added unless the pool is shared by all draws. ``pool=False``
+        fits on what it is given, for use inside another pool-fitted pipeline: both then see
+        the same curves and share one cached fit.
+        """
+        return PoolFitted(
+            transformer, unlabelled=context.unlabelled if pool else (),
+            cache_dir=context.cache_dir, with_training=not (pool and context.shared_pool),
+        )
 
     def reduced(embedding, seed, context):
         """``embedding`` standardised and reduced to 8 principal components.
 
-        All of it is fit without labels on the pool + training curves; 8 columns are few
+        All of it is fit without labels on the pool; 8 columns are few
         enough not to drown the ~65 hand-crafted features in the forest's feature sampling.
         """
         pca = make_pipeline(
             embedding, StandardScaler(), PCA(n_components=8, random_state=seed)
         )
-        return PoolFitted(pca, unlabelled=context.unlabelled, cache_dir=context.cache_dir)
+        return pool_fitted(pca, context)
 
     def with_features(embedding, context):
         return make_union(make_pipeline(_features(context), _imputer()), embedding)
 
     def finetuned(seed, context, pool=True):
-        """MACHO weights fine-tuned (self-supervised, 5 epochs) on the pool + training curves.
-
-        ``pool=False`` leaves out the pool, for use inside :func:`reduced`, which already
-        passes it: the fit then sees the same curves, so it shares the cached fine-tuning.
-        """
+        """MACHO weights fine-tuned (self-supervised, 5 epochs) on the pool (see
+        :func:`pool_fitted` for ``pool``)."""
         embedder = AstromerEmbedder(weights="macho", max_epochs=5, random_state=seed)
-        return PoolFitted(
-            embedder, unlabelled=context.unlabelled if pool else (), cache_dir=context.cache_dir
-        )
+        return pool_fitted(embedder, context, pool)
 
     @register_method("astromer-rf")
     def astromer_rf(seed, context):
         """Frozen pretrained Astromer (MACHO weights) mean embeddings + random forest."""
         return make_pipeline(frozen(seed, context), forest(seed, context))
+
+    @register_method("astromer-atlas-rf")
+    def astromer_atlas_rf(seed, context):
+        """Frozen pretrained Astromer (ATLAS weights) mean embeddings + random forest."""
+        return make_pipeline(frozen(seed, context, weights="atlas"), forest(seed, context))
 
     @register_method("astromer-ft-rf")
     def astromer_ft_rf(seed, context):
@@ -245,6 +264,29 @@ def _register_astromer_methods():
         )
         embedding = CachedTransform(folded, cache_dir=context.cache_dir)
         return make_pipeline(embedding, forest(seed, context))
+
+    def fold_scratch(seed, context, pool=True):
+        """Small Astromer 2 trained from scratch without labels on folded pool curves (see
+        :func:`pool_fitted` for ``pool``)."""
+        embedder = AstromerEmbedder(
+            weights=None, preset="astromer2", n_layers=2, n_heads=4, d_model=64, d_ff=128,
+            max_epochs=30, pooling="layers", random_state=seed,
+        )
+        folded = make_pipeline(
+            PhaseFolded(n_jobs=context.n_jobs, cache_dir=context.cache_dir), embedder
+        )
+        return pool_fitted(folded, context, pool)
+
+    @register_method("astromer-fold-scratch-rf")
+    def astromer_fold_scratch_rf(seed, context):
+        """Astromer 2 (2 x 64) trained from scratch on folded pool curves, 30 epochs, + RF."""
+        return make_pipeline(fold_scratch(seed, context), forest(seed, context))
+
+    @register_method("astromer-fold-scratch-hybrid-pca-rf")
+    def astromer_fold_scratch_hybrid_pca_rf(seed, context):
+        """Features + 8 principal components of the from-scratch folded-curve embeddings + RF."""
+        embedding = reduced(fold_scratch(seed, context, pool=False), seed, context)
+        return make_pipeline(with_features(embedding, context), forest(seed, context))
 
     @register_method("astromer-hybrid-rf")
     def astromer_hybrid_rf(seed, context):
@@ -338,6 +380,12 @@ def build_parser():
     parser.add_argument("--no-cache", action="store_true", help="disable the feature cache")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel jobs (-1: all cores)")
     parser.add_argument(
+        "--shared-pool", action="store_true",
+        help="one unlabelled pool for every draw: the training-file objects in no test set of "
+        "any requested protocol and seed (self-supervised fits are then shared by all draws); "
+        f"method names get the suffix {SHARED_POOL_SUFFIX!r} in the results",
+    )
+    parser.add_argument(
         "--merge", type=Path, action="append", default=[],
         help="results.csv of another run to merge into --out (repeatable); with --merge, "
         "methods run only when --methods is given",
@@ -365,6 +413,29 @@ def _resolve_data(path):
     if DEFAULT_DATA.exists():
         return DEFAULT_DATA
     raise SystemExit(f"no --data given and the default {DEFAULT_DATA} does not exist")
+
+
+def shared_pool(draws):
+    """Positions of the training-file objects that are in no test set of any of ``draws``.
+
+    Parameters
+    ----------
+    draws : sequence of Draw
+        Draws of the same training file.
+
+    Returns
+    -------
+    ndarray of int
+        Objects that every draw may use without labels: each draw's training and unlabelled
+        objects, intersected over the draws. The training objects of a draw are among them;
+        methods get them without their labels through the pool, and with labels as the
+        training set.
+    """
+    usable = None
+    for draw in draws:
+        allowed = set(draw.unlabelled.tolist()) | set(draw.train.tolist())
+        usable = allowed if usable is None else usable & allowed
+    return np.array(sorted(usable or ()), dtype=int)
 
 
 def run_method(name, seed, context, X_train, y_train, X_test, y_test):
@@ -518,16 +589,23 @@ def main(argv=None):
     cache_dir = None if args.no_cache else args.cache
 
     runs = [(p, c, s, seed) for p, c, spcs in tasks for s in spcs for seed in args.seeds]
+    draws = [
+        draw_split(train_set, classes, spc, seed, args.test_per_class, test_set)
+        for _, classes, spc, seed in runs
+    ]
+    shared = shared_pool(draws) if args.shared_pool else None
+    suffix = SHARED_POOL_SUFFIX if args.shared_pool else ""
     rows, failures = [], []
     progress = tqdm(total=len(runs) * len(methods), unit="run")
-    for protocol, classes, spc, seed in runs:
-        draw = draw_split(train_set, classes, spc, seed, args.test_per_class, test_set)
+    for (protocol, classes, spc, seed), draw in zip(runs, draws):
         evaluated = test_set if test_set is not None else train_set
         X_train, y_train = train_set.subset(draw.train), train_set.labels[draw.train]
         X_test, y_test = evaluated.subset(draw.test), evaluated.labels[draw.test]
+        unlabelled = draw.unlabelled if shared is None else shared
         context = MethodContext(
             seed=seed, protocol=protocol, classes=classes, spc=spc,
-            unlabelled=train_set.subset(draw.unlabelled), cache_dir=cache_dir, n_jobs=args.n_jobs,
+            unlabelled=train_set.subset(unlabelled), cache_dir=cache_dir, n_jobs=args.n_jobs,
+            shared_pool=shared is not None,
         )
         for method in methods:
             progress.set_description(f"{method} {protocol} spc={spc} seed={seed}")
@@ -540,9 +618,9 @@ def main(argv=None):
                 progress.update()
                 continue
             rows.append({
-                "method": method, "protocol": protocol, "spc": spc, "seed": seed, **metrics,
-                "n_train": len(draw.train), "n_test": len(draw.test),
-                "n_unlabelled": len(draw.unlabelled), "n_classes": len(classes),
+                "method": method + suffix, "protocol": protocol, "spc": spc, "seed": seed,
+                **metrics, "n_train": len(draw.train), "n_test": len(draw.test),
+                "n_unlabelled": len(unlabelled), "n_classes": len(classes),
                 "test_per_class": args.test_per_class, "data": Path(data_path).name,
                 "test_data": Path(args.test_data).name if args.test_data else "",
             })

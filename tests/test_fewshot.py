@@ -284,6 +284,22 @@ def test_pool_fitted_uses_the_pool_and_caches_by_content(tmp_path):
     np.testing.assert_array_equal(reordered.transform(train), fitted.transform(train))
     PoolFitted(_CountingScaler(), unlabelled=pool[1:], cache_dir=tmp_path).fit(train)
     assert len(list((tmp_path / "fitted").glob("*.joblib"))) == 2
+    # A training curve already in the pool is fitted on once.
+    again = PoolFitted(_CountingScaler(), unlabelled=pool + train, cache_dir=None).fit(train)
+    assert again.transformer_.mean_ == pytest.approx(expected)
+    # Without the training curves (shared pool): the pool alone.
+    alone = PoolFitted(_CountingScaler(), unlabelled=pool, with_training=False).fit(train)
+    assert alone.transformer_.mean_ == pytest.approx(np.mean([np.mean(c[:, 1]) for c in pool]))
+
+
+def test_shared_pool_excludes_every_test_object():
+    data = _toy_set(COUNTS)
+    draws = [draw_split(data, ("A", "B", "C"), spc, seed, test_per_class=5)
+             for spc in (3, 10) for seed in (0, 1)]
+    pool = set(fewshot.shared_pool(draws).tolist())
+    tests = set(np.concatenate([d.test for d in draws]).tolist())
+    assert not pool & tests
+    assert pool | tests == set(range(len(data)))  # nothing else is withheld
 
 
 def test_fold_light_curve_puts_one_period_on_two_pi():
@@ -321,3 +337,25 @@ def test_astromer_methods_run_on_synthetic_data(tmp_path):
     # Fine-tuned encoders and pool-fitted reductions were cached for the next training size.
     assert list((cache / "fitted").glob("*.joblib"))
     assert list((cache / "transform").glob("*/shard-*.npz"))
+
+
+def test_shared_pool_fits_once_per_seed(tmp_path):
+    pytest.importorskip("sklearn_astromer")
+    data = _synthetic_parquet(tmp_path / "toy.parquet", n_per_class=10)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    status = fewshot.main([
+        "--data", str(data), "--classes", "sine,saw,eclipse", "--test-per-class", "3",
+        "--spc", "2,4", "--seeds", "0,1", "--methods", "astromer-ft-rf", "--shared-pool",
+        "--out", str(out), "--cache", str(cache), "--n-jobs", "1",
+    ])
+    assert status == 0
+    table = _check_results(out, 4)
+    assert set(table["method"]) == {"astromer-ft-rf" + fewshot.SHARED_POOL_SUFFIX}
+    # Every object in no test set of either seed: the same pool for the four draws.
+    assert table["n_unlabelled"].nunique() == 1
+    assert table["n_unlabelled"].iloc[0] == 30 - len(set(
+        np.concatenate([draw_split(fewshot.load_light_curves(data), ("sine", "saw", "eclipse"),
+                                   2, seed, 3).test for seed in (0, 1)]).tolist()
+    ))
+    # One self-supervised fine-tuning per seed (random_state), shared by both sizes.
+    assert len(list((cache / "fitted").glob("*.joblib"))) == 2

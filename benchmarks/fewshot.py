@@ -270,7 +270,7 @@ def _register_astromer_methods():
         :func:`pool_fitted` for ``pool``)."""
         embedder = AstromerEmbedder(
             weights=None, preset="astromer2", n_layers=2, n_heads=4, d_model=64, d_ff=128,
-            max_epochs=30, pooling="layers", random_state=seed,
+            max_epochs=10, pooling="layers", random_state=seed,
         )
         folded = make_pipeline(
             PhaseFolded(n_jobs=context.n_jobs, cache_dir=context.cache_dir), embedder
@@ -279,7 +279,7 @@ def _register_astromer_methods():
 
     @register_method("astromer-fold-scratch-rf")
     def astromer_fold_scratch_rf(seed, context):
-        """Astromer 2 (2 x 64) trained from scratch on folded pool curves, 30 epochs, + RF."""
+        """Astromer 2 (2 x 64) trained from scratch on folded pool curves, 10 epochs, + RF."""
         return make_pipeline(fold_scratch(seed, context), forest(seed, context))
 
     @register_method("astromer-fold-scratch-hybrid-pca-rf")

@@ -521,6 +521,9 @@ def plot_results(summary, path):
     from matplotlib.ticker import NullFormatter
 
     protocols = sorted(summary["protocol"].unique())
+    methods = sorted(summary["method"].unique())
+    # One colour per method, the same in every panel; tab20 keeps up to 20 apart.
+    colours = dict(zip(methods, plt.get_cmap("tab20" if len(methods) > 10 else "tab10").colors))
     fig, axes = plt.subplots(
         1, len(protocols), figsize=(5 * len(protocols), 4), squeeze=False, sharey=True
     )
@@ -533,6 +536,7 @@ def plot_results(summary, path):
                 rows["spc"], 100 * rows["macro_f1_mean"],
                 yerr=100 * rows["macro_f1_std"].fillna(0), marker="o", capsize=3, label=method,
                 linestyle="--" if method.startswith("features") else "-",
+                color=colours.get(method),
             )
         spcs = sorted(part["spc"].unique())
         ax.set_xscale("log")
@@ -543,9 +547,17 @@ def plot_results(summary, path):
         ax.set_title(protocol)
         ax.grid(True, alpha=0.3)
     axes[0][0].set_ylabel("macro-F1 (%)")
-    axes[0][-1].legend(loc="lower right", fontsize="small")
+    # Beside the panels rather than on them, where it would hide the curves.
+    entries = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(
+        [entries[m] for m in methods if m in entries], [m for m in methods if m in entries],
+        loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small",
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

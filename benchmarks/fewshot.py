@@ -226,8 +226,10 @@ def _register_astromer_methods():
         )
         return pool_fitted(pca, context)
 
-    def with_features(embedding, context):
-        return make_union(make_pipeline(_features(context), _imputer()), embedding)
+    def with_features(embedding, seed, context):
+        """Hand-crafted features and ``embedding`` side by side, then a random forest."""
+        union = make_union(make_pipeline(_features(context), _imputer()), embedding)
+        return make_pipeline(union, forest(seed, context))
 
     def finetuned(seed, context, pool=True):
         """MACHO weights fine-tuned (self-supervised, 5 epochs) on the pool (see
@@ -286,25 +288,24 @@ def _register_astromer_methods():
     def astromer_fold_scratch_hybrid_pca_rf(seed, context):
         """Features + 8 principal components of the from-scratch folded-curve embeddings + RF."""
         embedding = reduced(fold_scratch(seed, context, pool=False), seed, context)
-        return make_pipeline(with_features(embedding, context), forest(seed, context))
+        return with_features(embedding, seed, context)
 
     @register_method("astromer-hybrid-rf")
     def astromer_hybrid_rf(seed, context):
         """Hand-crafted features and frozen Astromer embeddings side by side + random forest."""
-        union = with_features(frozen(seed, context), context)
-        return make_pipeline(union, forest(seed, context))
+        return with_features(frozen(seed, context), seed, context)
 
     @register_method("astromer-hybrid-pca-rf")
     def astromer_hybrid_pca_rf(seed, context):
         """Features + 8 principal components of the frozen per-layer embeddings + RF."""
         embedding = reduced(frozen(seed, context, pooling="layers"), seed, context)
-        return make_pipeline(with_features(embedding, context), forest(seed, context))
+        return with_features(embedding, seed, context)
 
     @register_method("astromer-ft-hybrid-pca-rf")
     def astromer_ft_hybrid_pca_rf(seed, context):
         """Features + 8 principal components of the pool-fine-tuned embeddings + RF."""
         embedding = reduced(finetuned(seed, context, pool=False), seed, context)
-        return make_pipeline(with_features(embedding, context), forest(seed, context))
+        return with_features(embedding, seed, context)
 
     @register_method("astromer-stack")
     def astromer_stack(seed, context):
@@ -607,10 +608,10 @@ def main(argv=None):
     ]
     shared = shared_pool(draws) if args.shared_pool else None
     suffix = SHARED_POOL_SUFFIX if args.shared_pool else ""
+    evaluated = test_set if test_set is not None else train_set
     rows, failures = [], []
     progress = tqdm(total=len(runs) * len(methods), unit="run")
     for (protocol, classes, spc, seed), draw in zip(runs, draws):
-        evaluated = test_set if test_set is not None else train_set
         X_train, y_train = train_set.subset(draw.train), train_set.labels[draw.train]
         X_test, y_test = evaluated.subset(draw.test), evaluated.labels[draw.test]
         unlabelled = draw.unlabelled if shared is None else shared

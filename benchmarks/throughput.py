@@ -125,14 +125,25 @@ def _official_windows(lengths):
 
 
 def _timed(fn, repeat):
-    """Run ``fn`` ``repeat`` times; wall and CPU seconds of each run, last result."""
+    """Run ``fn`` ``repeat`` times; return the report's timing fields and the last result.
+
+    The fields are the wall and CPU seconds of each run and the load averages just before
+    and after them, which tell whether other work shared the machine.
+    """
     walls, cpus, out = [], [], None
+    load_before = os.getloadavg()
     for _ in range(repeat):
         c0, t0 = _cpu_seconds(), time.perf_counter()
         out = fn()
         walls.append(time.perf_counter() - t0)
         cpus.append(_cpu_seconds() - c0)
-    return walls, cpus, out
+    timing = {
+        "wall_s": walls,
+        "cpu_s": cpus,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+    return timing, out
 
 
 # --------------------------------------------------------------------------- official side
@@ -166,9 +177,7 @@ def run_official(args):
         return np.concatenate([b.numpy() for b in batches])
 
     embed(X[: min(len(X), 16)])  # first-call tracing and allocation
-    load_before = os.getloadavg()
-    walls, cpus, emb = _timed(lambda: embed(X), args.official_repeat)
-    load_after = os.getloadavg()
+    timing, emb = _timed(lambda: embed(X), args.official_repeat)
 
     objects, starts, n_obs = _official_windows(lengths)
     if len(emb) != len(objects):
@@ -203,10 +212,7 @@ def run_official(args):
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "n_windows": len(objects),
-        "wall_s": walls,
-        "cpu_s": cpus,
-        "load_average_before": load_before,
-        "load_average_after": load_after,
+        **timing,
         "rss_after_load_bytes": rss_loaded,
         "peak_rss_bytes": _rss_peak(),
     }
@@ -336,9 +342,7 @@ def run_ours(args):
     rows = _encoding.CPU_CHUNK * L
     gemm = gemm_gflops(torch, rows, threads) if args.device == "cpu" else (None, None)
     embed(X[: min(len(X), 64)])  # warm-up: allocator, kernels, lazy initialisation
-    load_before = os.getloadavg()
-    walls, cpus, emb = _timed(lambda: embed(X), args.repeat)
-    load_after = os.getloadavg()
+    timing, emb = _timed(lambda: embed(X), args.repeat)
 
     lengths = np.diff(inputs["offsets"])
     n_windows = int(np.maximum(1, -(-lengths // L)).sum())
@@ -352,10 +356,7 @@ def run_ours(args):
         "cpu_chunk": _encoding.CPU_CHUNK,
         "threads": threads,
         "n_windows": n_windows,
-        "wall_s": walls,
-        "cpu_s": cpus,
-        "load_average_before": load_before,
-        "load_average_after": load_after,
+        **timing,
         "rss_after_load_bytes": rss_loaded,
         "peak_rss_bytes": _rss_peak(),
         "gemm_gflops": gemm[0],

@@ -4,14 +4,18 @@ encoder's construction, self-supervised training and embedding."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 from ._encoding import encode
 from ._io import is_saved_model, load_model
@@ -113,10 +117,20 @@ class AstromerBase(BaseEstimator):
                 f"differ from it: {clash}. Leave them as None."
             )
         if self.dropout is not None:
-            config = AstromerConfig.from_dict({**config.to_dict(), "dropout": self.dropout})
+            config = dataclasses.replace(config, dropout=self.dropout)
         module = Astromer(config)
         module.load_state_dict(state_dict)
         return module, extra
+
+    @staticmethod
+    def _encode_labels(y, lc):
+        """Check class labels against the light curves; return (classes, int64 codes)."""
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if len(y) != len(lc):
+            raise ValueError(f"y has {len(y)} labels for {len(lc)} light curves")
+        encoder = LabelEncoder()
+        return encoder.fit(y).classes_, encoder.transform(y).astype(np.int64)
 
     def _check_light_curves(self, X, reset):
         """Run X through the input funnel; track ``n_features_in_`` for the

@@ -7,10 +7,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import AstromerBase, seeded
 from ._heads import EncoderClassifier, LayerWeightedHead
@@ -162,13 +160,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         self : AstromerClassifier
         """
         lc = self._check_light_curves(X, reset=True)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if len(y) != len(lc):
-            raise ValueError(f"y has {len(y)} labels for {len(lc)} light curves")
-        encoder = LabelEncoder()
-        labels = encoder.fit_transform(y).astype(np.int64)
-        self.classes_ = encoder.classes_
+        self.classes_, labels = self._encode_labels(y, lc)
 
         _, torch_seed, rng = self._fit_encoder(lc)
         config = self.config_
@@ -190,10 +182,9 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
             if self.train_encoder:
                 model = EncoderClassifier(self.module_, head)
                 self.head_history_ = fit_windows(model, lc, labels, rng=rng, **stage)
-                self.module_.eval()
             else:
                 self.head_history_ = fit_head(head, features, labels, **stage)
-        self.head_ = head.eval()
+        self.head_ = head  # left in eval mode by fit_head / fit_windows
         self.layer_weights_ = head.layer_weights().detach().cpu().numpy()
         return self
 

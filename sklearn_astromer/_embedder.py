@@ -7,11 +7,9 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import AstromerBase, seeded
 from ._heads import LayerWeightedHead
@@ -191,6 +189,10 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         self : AstromerEmbedder
         """
         lc = self._check_light_curves(X, reset=True)
+        learn_weights = y is not None and self.pooling == "weighted"
+        if learn_weights:
+            # Checked before training, so that bad labels fail fast.
+            _, labels = self._encode_labels(y, lc)
         extra, torch_seed, _ = self._fit_encoder(lc)
         n = self.config_.n_layers + 1
         saved = extra.get("layer_weights")
@@ -198,24 +200,19 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
             np.asarray(saved, dtype=np.float32) if saved is not None and len(saved) == n
             else np.full(n, 1.0 / n, dtype=np.float32)
         )
-        if y is not None and self.pooling == "weighted":
-            self.layer_weights_ = self._learn_layer_weights(lc, y, torch_seed)
+        if learn_weights:
+            self.layer_weights_ = self._learn_layer_weights(lc, labels, torch_seed)
         return self
 
-    def _learn_layer_weights(self, lc, y, seed):
+    def _learn_layer_weights(self, lc, labels, seed):
         """Softmax layer weights of a linear classifier on per-layer means."""
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if len(y) != len(lc):
-            raise ValueError(f"y has {len(y)} labels for {len(lc)} light curves")
-        labels = LabelEncoder().fit_transform(y)
         features = self._encode(lc).means
         with seeded(seed):
             head = LayerWeightedHead(features.shape[1], features.shape[2], labels.max() + 1, ())
             fit_head(
                 head,
                 features,
-                labels.astype(np.int64),
+                labels,
                 max_epochs=self.head_epochs,
                 batch_size=self.batch_size,
                 lr=self.lr,

@@ -122,7 +122,7 @@ def encode(module, light_curves, *, batch_size=256, device="cpu", dtype=None):
     module.eval()
     config = module.config
     length = config.window_length
-    pad_full = config.attention == "legacy"  # legacy attention sees padding
+    pad_full = config.pad_full
     objects, starts = covering_windows(light_curves.lengths, length)
     n_obs = np.minimum(light_curves.lengths[objects] - starts, length)
     n_objects = len(light_curves)

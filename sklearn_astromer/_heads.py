@@ -74,7 +74,8 @@ class EncoderClassifier(nn.Module):
         self.head = head
 
     def forward(self, times, mags, obs_mask):
-        out = self.encoder(times, mags, obs_mask)
+        # Embeddings only: the reconstruction head's output would be thrown away.
+        out = self.encoder.layers(times, mags, obs_mask)
         weights = (obs_mask / obs_mask.sum(dim=1, keepdim=True)).unsqueeze(-1)  # (B, L, 1)
-        layers = torch.stack([(z * weights).sum(dim=1) for z in out["layers"]], dim=1)
+        layers = torch.stack([(z * weights).sum(dim=1) for z in out], dim=1)
         return self.head(layers)  # (B, C)

@@ -322,11 +322,9 @@ def _object_indices(indices, n):
 
 
 def _is_dataframe(X):
-    # Imported lazily: pandas is only needed when a DataFrame is passed.
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return False
+    # Imported lazily, to keep pandas out of the import of array-only code paths.
+    import pandas as pd
+
     return isinstance(X, pd.DataFrame)
 
 
@@ -360,14 +358,14 @@ def _to_float(values, name):
         raise NonNumericDataError(f"{name}: non-numeric data ({exc})") from exc
 
 
-def _to_float_by_object(values, ids=None):
+def _to_float_by_object(values):
     """float64 copy of an array whose first axis is objects, naming the bad object."""
     try:
         return _to_float(values, "light curves")
     except NonNumericDataError:
         # Only on failure: convert object by object to say which one is bad.
         for k in range(len(values)):
-            _to_float(values[k], _object_name(k, ids))
+            _to_float(values[k], _object_name(k))
         raise
 
 

@@ -95,7 +95,7 @@ def mask_windows(mags, obs_mask, rng, probed=0.5, same=0.2, random=0.2):
     keys = np.where(obs_mask, rng.random((W, L)), 2.0)
     order = np.argsort(keys, axis=1)
     rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(L)[None, :].repeat(W, 0), axis=1)
+    np.put_along_axis(rank, order, np.arange(L)[None, :], axis=1)
 
     is_probed = rank < n_probed[:, None]
     is_random = (rank >= n_same[:, None]) & (rank < (n_same + n_random)[:, None])

@@ -138,6 +138,16 @@ class AstromerConfig:
         fields.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**fields)
 
+    @property
+    def pad_full(self):
+        """Whether windows are padded to ``window_length``.
+
+        The legacy attention lets padding in, so a window embeds as it did in training only
+        at the full length; the masked attention ignores padding, and batches are padded to
+        their longest window only.
+        """
+        return self.attention == "legacy"
+
     def to_dict(self):
         """Return the configuration as a JSON-serialisable dict."""
         return dataclasses.asdict(self)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import ValidSplit
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
@@ -29,19 +30,6 @@ class _Indices(Dataset):
 
     def __getitem__(self, i):
         return i
-
-
-class _Fixed(Dataset):
-    """Precomputed (X, y) dicts of arrays, one item per row."""
-
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(next(iter(self.X.values())))
-
-    def __getitem__(self, i):
-        return {k: v[i] for k, v in self.X.items()}, {k: v[i] for k, v in self.y.items()}
 
 
 def _random_windows(light_curves, indices, length, rng, pad_full):
@@ -176,7 +164,7 @@ def train(
     order = rng.permutation(n)
     train_lc = light_curves.subset(np.sort(order[n_valid:])) if n_valid else light_curves
     make = lambda lc: MaskedWindows(  # noqa: E731
-        lc, config.window_length, rng, masking, pad_full=config.attention == "legacy"
+        lc, config.window_length, rng, masking, pad_full=config.pad_full
     )
 
     callbacks = []
@@ -185,7 +173,7 @@ def train(
         valid_X, valid_y = make(light_curves.subset(np.sort(order[:n_valid]))).arrays(
             np.arange(n_valid)
         )
-        train_split = predefined_split(_Fixed(valid_X, valid_y))
+        train_split = predefined_split(SkorchDataset(valid_X, valid_y))
         callbacks.append(_early_stopping(patience, verbose))
     if verbose:
         callbacks.append(ProgressBar())
@@ -315,7 +303,7 @@ def fit_windows(
     """
     config = model.encoder.config
     make = lambda lc, y: LabelledWindows(  # noqa: E731
-        lc, y, config.window_length, rng, pad_full=config.attention == "legacy"
+        lc, y, config.window_length, rng, pad_full=config.pad_full
     )
     n = len(light_curves)
     idx_train = np.arange(n)

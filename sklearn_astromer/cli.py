@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ._base import _SIZES
+from ._lightcurves import DEFAULT_COLUMNS, _column_names
+
 __all__ = ["main"]
 
 _PROG = "sklearn-astromer"
-_DEFAULT_COLUMNS = {"id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err"}
 
 
 class InputError(ValueError):
@@ -39,9 +41,9 @@ def _columns(text):
         key, value = key.strip(), value.strip()
         if not sep or not value:
             raise argparse.ArgumentTypeError(f"expected KEY=NAME, got {item!r}")
-        if key not in _DEFAULT_COLUMNS:
+        if key not in DEFAULT_COLUMNS:
             raise argparse.ArgumentTypeError(
-                f"unknown key {key!r}; expected some of {', '.join(_DEFAULT_COLUMNS)}"
+                f"unknown key {key!r}; expected some of {', '.join(DEFAULT_COLUMNS)}"
             )
         names[key] = value
     return names
@@ -250,10 +252,6 @@ def _format(path, fmt):
     raise InputError(f"{path}: cannot tell the format from the name; pass --format")
 
 
-def _names(columns):
-    return {**_DEFAULT_COLUMNS, **columns}
-
-
 class _Reader:
     """Light curves of one file, as pandas DataFrames of whole objects.
 
@@ -272,7 +270,7 @@ class _Reader:
             raise InputError(f"{path}: no such file")
         self.path = path
         self.format = _format(path, fmt)
-        self.names = _names(columns)
+        self.names = _column_names(columns)
         self.band = band
         self.nested = False
         self.n_objects = None
@@ -534,13 +532,7 @@ def _finetune(args):
 
     reader = _Reader(args.input, args.format, args.columns, args.band)
     lc = _light_curves(reader.read_all(), reader.names, args.input, 0)
-    sizes = {
-        "n_layers": args.n_layers,
-        "n_heads": args.n_heads,
-        "d_model": args.d_model,
-        "d_ff": args.d_ff,
-        "window_length": args.window_length,
-    }
+    sizes = {name: getattr(args, name) for name in _SIZES}
     if args.weights is not None and any(v is not None for v in sizes.values()):
         raise InputError("architecture options apply only to a new model (--weights none)")
     embedder = AstromerEmbedder(
@@ -696,14 +688,11 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     try:
         return _COMMANDS[args.command](args)
-    except (InputError, OSError) as exc:
-        # OSError: unreadable input, unwritable output, or released weights that are
-        # neither cached nor downloadable.
-        print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        # Invalid values reaching the estimators (the funnel's messages name the
-        # object); the user needs the message, not a traceback.
+    except (ValueError, OSError) as exc:
+        # ValueError: InputError, or invalid values reaching the estimators (the funnel's
+        # messages name the object); OSError: unreadable input, unwritable output, or
+        # released weights neither cached nor downloadable. The user needs the message,
+        # not a traceback.
         print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     finally:

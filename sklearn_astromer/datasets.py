@@ -278,12 +278,13 @@ def load_light_curves(path, *, classes=None, band=None, min_obs=1, return_ids=Fa
     >>> len(X2), sorted(set(y2.tolist()))
     (6, ['EA', 'EW'])
     """
-    available = pq.ParquetFile(path).schema_arrow.names
+    parquet = pq.ParquetFile(path)
+    available = parquet.schema_arrow.names
     missing = [name for name in ("mjd", "mag") if name not in available]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; it has {available}")
     wanted = ["object_id", "label", "band", "mjd", "mag", "mag_err"]
-    table = pq.read_table(path, columns=[name for name in wanted if name in available])
+    table = parquet.read(columns=[name for name in wanted if name in available])
 
     keep = pc.greater_equal(_list_lengths(table["mjd"]), min_obs)
     if classes is not None:

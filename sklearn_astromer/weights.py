@@ -15,7 +15,6 @@ the archives under their registry file names serves them offline.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -134,7 +133,7 @@ def get_weights_home():
     home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).expanduser()
-    return Path(pooch.os_cache(_CACHE_NAME))
+    return _user_cache()
 
 
 def _user_cache():
@@ -211,7 +210,7 @@ def fetch_pretrained(name):
             known_hash=f"sha256:{entry.sha256}",
             fname=entry.filename,
             path=target,
-            progressbar=importlib.util.find_spec("tqdm") is not None,
+            progressbar=True,
         )
     except ValueError as exc:
         # pooch refuses (and deletes) a download whose hash does not match.
@@ -387,15 +386,15 @@ def _map_tensors(tensors, names, config, source):
     return state
 
 
-def _config_from_conf(conf, preset):
-    """Architecture from an official ``conf.json``.
+def _config_from_conf(conf):
+    """Architecture from an official ``conf.json`` (every released model is Astromer 1).
 
     Its ``head_dim`` is the model width. Its ``base`` is ignored: the
     released code never passed it on, and the weights were trained with
     positional base 10000 (the preset's).
     """
     return AstromerConfig.preset(
-        preset,
+        "astromer1",
         n_layers=conf.get("layers"),
         n_heads=conf.get("heads"),
         d_model=conf.get("head_dim"),
@@ -426,7 +425,7 @@ def _h5_tensors(data):
     return tensors
 
 
-def _read_official_files(read, source, preset="astromer1"):
+def _read_official_files(read, source):
     """Convert official weights given a reader of the folder's files.
 
     Parameters
@@ -435,7 +434,6 @@ def _read_official_files(read, source, preset="astromer1"):
         ``read(filename) -> bytes or None`` for files of the official folder.
     source : str
         Description of the folder, for messages.
-    preset : str, default="astromer1"
 
     Returns
     -------
@@ -446,7 +444,7 @@ def _read_official_files(read, source, preset="astromer1"):
     if conf_bytes is None:
         raise ValueError(f"{source}: no {_CONF}")
     conf = json.loads(conf_bytes)
-    config = _config_from_conf(conf, preset)
+    config = _config_from_conf(conf)
     index = read(_CKPT_INDEX)
     if index is not None:
         fmt = "tf-checkpoint"
@@ -559,9 +557,7 @@ def read_official(path):
     if path.is_dir():
         config, state, info = _read_folder(path)
         return config, state, {"weights": info}
-    config, state, info = _read_zip(path)
-    digest = pooch.file_hash(str(path), alg="sha256")
-    return config, state, {"weights": _describe(info, digest)}
+    return _read_archive(path, pooch.file_hash(str(path), alg="sha256"))
 
 
 def _describe(info, digest):
@@ -629,16 +625,18 @@ def _store_converted(digest, config, state, extra):
         except OSError:
             # Another process may have won the race; its copy is as good.
             shutil.rmtree(tmp, ignore_errors=True)
-        return target if is_saved_model(target) else None
-    return None
+        return
 
 
-def _load_archive(path, digest):
-    cached = _load_converted(digest)
-    if cached is not None:
-        return cached
+def _read_archive(path, digest):
+    """Convert an official zip archive whose SHA-256 is ``digest``."""
     config, state, info = _read_zip(path)
-    extra = {"weights": _describe(info, digest)}
+    return config, state, {"weights": _describe(info, digest)}
+
+
+def _convert_archive(path, digest):
+    """Convert an official zip archive and keep the result in the converted cache."""
+    config, state, extra = _read_archive(path, digest)
     _store_converted(digest, config, state, extra)
     return config, state, extra
 
@@ -700,10 +698,11 @@ def resolve_weights(weights):
     """
     if isinstance(weights, str) and weights in PRETRAINED:
         entry = PRETRAINED[weights]
+        # Checked before fetching: a converted copy needs neither archive nor download.
         cached = _load_converted(entry.sha256)
         if cached is not None:
             return cached
-        return _load_archive(fetch_pretrained(weights), entry.sha256)
+        return _convert_archive(fetch_pretrained(weights), entry.sha256)
     path = Path(weights).expanduser()
     if not path.exists():
         raise FileNotFoundError(
@@ -720,5 +719,7 @@ def resolve_weights(weights):
         raise ValueError(
             f"{path} is not a zip archive; pass an official archive or a folder"
         )
-    return _load_archive(path, pooch.file_hash(str(path), alg="sha256"))
+    digest = pooch.file_hash(str(path), alg="sha256")
+    cached = _load_converted(digest)
+    return cached if cached is not None else _convert_archive(path, digest)
 

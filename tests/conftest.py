@@ -17,6 +17,21 @@ def shared_dir():
 SHARED_WEIGHTS = SHARED_DATA.parent / "weights"
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny models on one torch thread (``pytestmark = usefixtures(...)``).
+
+    Splitting matrix products of width 8 across threads costs far more than it saves, and on
+    a busy two-core machine it makes such tests several times slower.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_configure(config):
     """Serve the released weights from the shared folder, so nothing downloads."""
     import os

@@ -17,15 +17,7 @@ TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_lengt
             max_epochs=1, random_state=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run faster on one thread, markedly so on a busy two-core machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

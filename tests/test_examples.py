@@ -12,15 +12,7 @@ EXAMPLES = ROOT / "examples"
 WEIGHTS = ROOT.parent / "shared" / "weights"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models run faster on one thread, markedly so on a busy two-core machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -26,19 +26,7 @@ TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_lengt
 HEAD = dict(hidden_layer_sizes=(8,), head_epochs=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Run this module's tiny models on one thread.
-
-    Splitting matrix products of width 8 across threads costs far more than it saves,
-    and on a busy two-core machine it makes sktime's checks several times slower.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -1,38 +1,138 @@
-"""Scikit-learn building blocks of the Astromer methods of the few-shot benchmark.
+"""Caches of the few-shot benchmark: what is computed once per light curve or per pool.
+
+The draws of the protocol reuse the same objects many times (every seed, training size and
+method sees most of the file), so the harness computes what depends only on a light curve
+once, and what depends only on the unlabelled pool once per pool:
 
 * :class:`CachedTransform` caches per-light-curve outputs of a transformer whose fit does not
-  depend on the data (a frozen pretrained embedder), so the draws of the protocol, which reuse
-  the same objects many times, embed each object once.
+  depend on the data (hand-crafted features, a frozen pretrained embedder);
 * :class:`PoolFitted` fits a transformer without labels on the unlabelled pool of the draw plus
-  the training curves (self-supervised fine-tuning), and caches the fitted transformer by the
-  content of what it was fitted on: within a seed and protocol the pool plus the training
-  curves is the same set at every training size, so one fine-tuning serves them all.
-* :class:`PhaseFolded` folds each light curve at its period, so that an encoder sees one cycle
-  of the variability instead of years of sparse sampling.
+  the training curves (self-supervised fine-tuning, a PCA), and caches the fitted transformer
+  by the content of what it was fitted on: within a seed and protocol the pool plus the
+  training curves is the same set at every training size, so one fit serves them all.
+
+Cache entries are keyed by content (a hash of each light curve's arrays) and by the
+transformer's parameters. Delete the cache directory after changing code that computes
+cached values, or bump :data:`CACHE_VERSION`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
+from typing import ClassVar
 
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from _features import (
-    LightCurveFeatures,
-    _check_light_curves,
-    _FeatureCache,
-    _hash_light_curve,
-    clean_light_curve,
-)
+from sklearn_astromer import as_light_curves
+
+#: Part of every cache key; bump it when cached values change for the same parameters.
+CACHE_VERSION = "3"
 
 
-def _estimator_hash(estimator):
-    """Hash of an unfitted estimator's parameters (nested estimators included)."""
-    return joblib.hash(clone(estimator).get_params(deep=True))
+def _package_versions():
+    """Versions of the packages that compute cached values (light-curve is optional)."""
+    import sklearn_astromer
+
+    versions = {"sklearn_astromer": sklearn_astromer.__version__, "cache": CACHE_VERSION}
+    try:
+        import light_curve
+    except ImportError:
+        pass
+    else:
+        versions["light_curve"] = light_curve.__version__
+    return versions
+
+
+def estimator_hash(estimator):
+    """Hash of an unfitted estimator's parameters (nested ones included) and of the versions.
+
+    ``n_jobs`` parameters are left out: they change how fast values are computed, not the
+    values, so runs with different ``--n-jobs`` share the cache.
+    """
+    params = {
+        key: value
+        for key, value in clone(estimator).get_params(deep=True).items()
+        if key.rsplit("__", 1)[-1] != "n_jobs"
+    }
+    return joblib.hash({"params": params, "versions": _package_versions()})
+
+
+def light_curve_keys(lc):
+    """Content hash of each light curve of a :class:`~sklearn_astromer.LightCurves`.
+
+    Parameters
+    ----------
+    lc : LightCurves
+
+    Returns
+    -------
+    keys : list of str of length n_objects
+        Hashes of each object's float64 times, magnitudes and errors (after the input
+        funnel's sort, so the same observations in another order give the same key).
+    """
+    keys = []
+    for time, mag, err in lc:
+        digest = hashlib.blake2b(digest_size=16)
+        for column in (time, mag, err):
+            if column is not None:
+                digest.update(np.ascontiguousarray(column).tobytes())
+            digest.update(b"|")  # keeps (time, mag) apart from a longer time column
+        keys.append(digest.hexdigest())
+    return keys
+
+
+class RowCache:
+    """Rows (one per light curve) stored as ``.npz`` shards in one directory.
+
+    Each call that computes new rows writes one new shard with a unique name, so concurrent
+    processes never write the same file; readers load every shard they have not seen yet.
+
+    Parameters
+    ----------
+    directory : str or Path
+    """
+
+    # Shared by all instances: rows already read in this process, per cache directory.
+    _memory: ClassVar[dict[Path, tuple[set[str], dict[str, np.ndarray]]]] = {}
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+
+    def _rows(self):
+        seen, rows = self._memory.setdefault(self.directory, (set(), {}))
+        if self.directory.is_dir():
+            for shard in sorted(self.directory.glob("shard-*.npz")):
+                if shard.name in seen:
+                    continue
+                with np.load(shard) as data:
+                    rows.update(zip(data["keys"].astype(str), data["values"]))
+                seen.add(shard.name)
+        return rows
+
+    def get(self, keys):
+        """Return ``{key: row}`` for the keys already cached."""
+        rows = self._rows()
+        return {key: rows[key] for key in keys if key in rows}
+
+    def put(self, keys, values):
+        """Store rows for ``keys`` (``values`` of shape (len(keys), n_columns))."""
+        if not keys:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"shard-{uuid.uuid4().hex}.npz"
+        tmp = self.directory / f".{name}.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, keys=np.asarray(keys), values=np.asarray(values))
+        # Rename is atomic: readers never see a half-written shard.
+        tmp.replace(self.directory / name)
+        seen, rows = self._memory.setdefault(self.directory, (set(), {}))
+        rows.update(zip(keys, values))
+        seen.add(name)
 
 
 class CachedTransform(TransformerMixin, BaseEstimator):
@@ -41,12 +141,12 @@ class CachedTransform(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     transformer : estimator
-        Transformer mapping a list of light curves to one row per curve, whose fitted state
-        does not depend on the curves it is fitted on (e.g. ``AstromerEmbedder`` with
-        ``max_epochs=0``, which only loads weights).
+        Transformer mapping light curves to one row per curve, whose fitted state does not
+        depend on the curves it is fitted on (e.g. ``LightCurveFeatures``, or
+        ``AstromerEmbedder`` with ``max_epochs=0``, which only loads weights).
     cache_dir : str or Path or None, default=None
-        Where rows are stored, keyed by the curve's content and the transformer's parameters.
-        None disables caching.
+        Where rows are stored, keyed by the curve's content and the transformer's parameters
+        (see :func:`estimator_hash`). None disables caching.
 
     Attributes
     ----------
@@ -60,28 +160,36 @@ class CachedTransform(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Fit a clone of ``transformer`` on a few curves of ``X`` (its fit ignores the data)."""
-        curves = _check_light_curves(X)
-        self.transformer_ = clone(self.transformer).fit(curves[:8])
+        lc = as_light_curves(X)
+        self.transformer_ = clone(self.transformer).fit(lc.subset(np.arange(min(8, len(lc)))))
         return self
 
     def transform(self, X):
-        """Rows of ``X`` from the cache, computing and storing the missing ones."""
+        """Rows of ``X`` from the cache, computing and storing the missing ones.
+
+        Returns
+        -------
+        rows : ndarray of shape (n_objects, n_columns)
+        """
         check_is_fitted(self, "transformer_")
-        curves = _check_light_curves(X)
+        lc = as_light_curves(X)
         if self.cache_dir is None:
-            return np.asarray(self.transformer_.transform(curves))
-        cache = _FeatureCache(
-            Path(self.cache_dir) / "transform" / _estimator_hash(self.transformer)[:16]
-        )
-        keys = [_hash_light_curve(curve) for curve in curves]
+            return np.asarray(self.transformer_.transform(lc))
+        cache = RowCache(Path(self.cache_dir) / "transform" / estimator_hash(self.transformer)[:16])
+        keys = light_curve_keys(lc)
         known = cache.get(keys)
         missing = [i for i, key in enumerate(keys) if key not in known]
         if missing:
-            rows = np.asarray(self.transformer_.transform([curves[i] for i in missing]))
+            rows = np.asarray(self.transformer_.transform(lc.subset(missing)))
             new = {keys[i]: row for i, row in zip(missing, rows)}
             cache.put(list(new), list(new.values()))
             known.update(new)
         return np.stack([known[key] for key in keys])
+
+    def get_feature_names_out(self, input_features=None):
+        """Output names of the fitted transformer."""
+        check_is_fitted(self, "transformer_")
+        return self.transformer_.get_feature_names_out(input_features)
 
 
 class PoolFitted(TransformerMixin, BaseEstimator):
@@ -96,8 +204,9 @@ class PoolFitted(TransformerMixin, BaseEstimator):
     transformer : estimator
         Unfitted transformer whose ``fit(X)`` needs no labels (e.g. ``AstromerEmbedder``, whose
         fit is masked self-supervised training, or a pipeline ending in a PCA).
-    unlabelled : list of ndarray of shape (n_observations_i, 3), default=()
-        The unlabelled pool (``MethodContext.unlabelled``).
+    unlabelled : light curves, default=()
+        The unlabelled pool (``MethodContext.unlabelled``), in any form the input funnel
+        accepts.
     cache_dir : str or Path or None, default=None
         Where fitted transformers are stored, keyed by the transformer's parameters and the
         content of the curves it was fitted on. None disables caching.
@@ -124,23 +233,30 @@ class PoolFitted(TransformerMixin, BaseEstimator):
         set of curves, reached through any draw or order, gives the same fit and the same
         cache entry.
         """
-        curves = _check_light_curves(list(self.unlabelled) + list(X if self.with_training else []))
-        by_key = {_hash_light_curve(curve): curve for curve in curves}
+        sources = [self.unlabelled] + ([X] if self.with_training else [])
+        by_key = {}
+        for source in sources:
+            if len(source):
+                lc = as_light_curves(source)
+                # (time, mag, err) views, or (time, mag) for curves without errors.
+                objects = [obj if obj[2] is not None else obj[:2] for obj in lc]
+                by_key.update(zip(light_curve_keys(lc), objects))
         keys = sorted(by_key)
         path = None
         if self.cache_dir is not None:
             digest = hashlib.blake2b(digest_size=16)
-            digest.update(_estimator_hash(self.transformer).encode())
+            digest.update(estimator_hash(self.transformer).encode())
             for key in keys:
                 digest.update(key.encode())
             path = Path(self.cache_dir) / "fitted" / f"{digest.hexdigest()}.joblib"
             if path.exists():
                 self.transformer_ = joblib.load(path)
                 return self
+        # A list of column tuples: the funnel's per-object column form.
         self.transformer_ = clone(self.transformer).fit([by_key[key] for key in keys])
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
             joblib.dump(self.transformer_, tmp)
             tmp.replace(path)
         return self
@@ -149,72 +265,3 @@ class PoolFitted(TransformerMixin, BaseEstimator):
         """Transform ``X`` with the fitted transformer."""
         check_is_fitted(self, "transformer_")
         return self.transformer_.transform(X)
-
-
-def fold_light_curve(curve, period, n_cycles=2):
-    """Fold a light curve over ``n_cycles`` periods, sorted by phase, one period = 2 pi.
-
-    Parameters
-    ----------
-    curve : ndarray of shape (n_observations, 3)
-        Time (days), magnitude, error.
-    period : float
-        Period in days; a non-finite or non-positive one folds at 1 day.
-    n_cycles : int, default=2
-        Cycles shown: 2 keeps both eclipses of a binary whose periodogram peak is at half the
-        orbital period, and two copies of a pulsator's cycle.
-
-    Returns
-    -------
-    folded : ndarray of shape (n_clean, 3)
-        Columns ``2 pi n_cycles * phase`` (phase in [0, 1) over ``n_cycles`` periods),
-        magnitude and error, cleaned by :func:`clean_light_curve` (duplicated times merged).
-
-    Notes
-    -----
-    One period spans ``2 pi`` time units, so the fastest sinusoid of Astromer's positional
-    encoding (``sin(t)``, ``cos(t)``) turns exactly once per cycle: the encoder receives the
-    phase itself, and the slower ones a near-linear ramp over the folded cycles.
-    """
-    t, m, err = clean_light_curve(curve)
-    if not np.isfinite(period) or period <= 0:
-        period = 1.0
-    phase = ((t - t[0]) / (n_cycles * period)) % 1.0
-    order = np.argsort(phase, kind="stable")
-    return np.column_stack([2 * np.pi * n_cycles * phase[order], m[order], err[order]])
-
-
-class PhaseFolded(TransformerMixin, BaseEstimator):
-    """Fold each light curve at the period of its hand-crafted features.
-
-    The period is ``fourier_period`` of :class:`~_features.LightCurveFeatures`: the Lomb-Scargle
-    peak, among the highest five, that a 4-harmonic Fourier series fits best.
-
-    Parameters
-    ----------
-    n_cycles : int, default=2
-        See :func:`fold_light_curve`.
-    n_jobs : int or None, default=None
-        Threads for the feature extraction.
-    cache_dir : str or Path or None, default=None
-        Feature cache (see :class:`~_features.LightCurveFeatures`).
-    """
-
-    def __init__(self, n_cycles=2, n_jobs=None, cache_dir=None):
-        self.n_cycles = n_cycles
-        self.n_jobs = n_jobs
-        self.cache_dir = cache_dir
-
-    def fit(self, X, y=None):
-        """Check the input; folding has no fitted state."""
-        _check_light_curves(X)
-        self.is_fitted_ = True
-        return self
-
-    def transform(self, X):
-        """Return the folded light curves, a list of ``(n_i, 3)`` arrays."""
-        curves = _check_light_curves(X)
-        features = LightCurveFeatures(n_jobs=self.n_jobs, cache_dir=self.cache_dir)
-        column = list(features.get_feature_names_out()).index("fourier_period")
-        periods = features.fit(curves).transform(curves)[:, column]
-        return [fold_light_curve(c, p, self.n_cycles) for c, p in zip(curves, periods)]

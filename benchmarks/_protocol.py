@@ -259,3 +259,26 @@ def _check_classes(dataset, classes, what):
             f"classes {missing} not found in the {what} ({dataset.source}); "
             f"available: {sorted(present)}"
         )
+
+
+def shared_pool(draws):
+    """Positions of the training-file objects that are in no test set of any of ``draws``.
+
+    Parameters
+    ----------
+    draws : sequence of Draw
+        Draws of the same training file.
+
+    Returns
+    -------
+    ndarray of int
+        Objects that every draw may use without labels: each draw's training and unlabelled
+        objects, intersected over the draws. The training objects of a draw are among them;
+        methods get them without their labels through the pool, and with labels as the
+        training set.
+    """
+    usable = None
+    for draw in draws:
+        allowed = set(draw.unlabelled.tolist()) | set(draw.train.tolist())
+        usable = allowed if usable is None else usable & allowed
+    return np.array(sorted(usable or ()), dtype=int)

@@ -1,4 +1,5 @@
-"""Tests of the few-shot harness in ``benchmarks/``: protocol draws, features, end-to-end run."""
+"""Tests of the few-shot harness in ``benchmarks/``: protocol draws, caches, methods, results and
+the command line, end to end."""
 
 import sys
 from pathlib import Path
@@ -12,10 +13,21 @@ pytest.importorskip("light_curve")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import _methods
 import fewshot
-from _embeddings import CachedTransform, PoolFitted, fold_light_curve
-from _features import LightCurveFeatures, clean_light_curve
-from _protocol import CRTS5_CLASSES, CRTS9_CLASSES, LightCurveSet, draw_split
+from _caching import CachedTransform, PoolFitted
+from _protocol import (
+    CRTS5_CLASSES,
+    CRTS9_CLASSES,
+    LightCurveSet,
+    draw_split,
+    load_light_curves,
+    shared_pool,
+)
+from _results import COLUMNS, KEY
+
+from sklearn_astromer import as_light_curves
+from sklearn_astromer.features import LightCurveFeatures
 
 
 def _toy_set(counts, seed=0):
@@ -129,39 +141,24 @@ def test_unknown_class_is_an_error():
         draw_split(_toy_set({"A": 30}), ["A", "Z"], 5, seed=0, test_per_class=5)
 
 
-# --- features -------------------------------------------------------------------------------
+# --- caches ---------------------------------------------------------------------------------
 
 
-def test_clean_light_curve_merges_duplicates_with_inverse_variance_weights():
-    curve = np.array([[2.0, 10.0, 0.1], [1.0, 12.0, 0.1], [1.0, 13.0, 0.2], [3.0, np.nan, 0.1]])
-    t, m, err = clean_light_curve(curve)
-    np.testing.assert_array_equal(t, [1.0, 2.0])
-    w = np.array([1 / 0.1**2, 1 / 0.2**2])
-    np.testing.assert_allclose(m, [(w[0] * 12 + w[1] * 13) / w.sum(), 10.0])
-    np.testing.assert_allclose(err, [1 / np.sqrt(w.sum()), 0.1])
-
-
-def test_features_recover_a_short_period_and_cache(tmp_path):
-    # Sparse sampling as in CRTS (a few exposures per night over years): the default
-    # light-curve grid would stop near 10-day periods; ours must find 0.3 d.
+def test_cached_features_equal_the_package_features_and_are_reused(tmp_path):
     rng = np.random.default_rng(0)
-    nights = np.sort(rng.choice(np.arange(3000), 80, replace=False)).astype(float)
-    t = np.concatenate([night + 0.2 + rng.uniform(0, 0.1) + np.arange(4) * 0.007
-                        for night in nights])
-    mag = 15 + 0.3 * np.sin(2 * np.pi * t / 0.3) + rng.normal(0, 0.02, t.size)
-    curve = np.column_stack([t, mag, np.full(t.size, 0.02)])
-    # A duplicated time must not break the strictly-increasing features.
-    curve = np.vstack([curve, curve[10]])
-
-    transformer = LightCurveFeatures(n_jobs=1, cache_dir=tmp_path)
-    features = transformer.fit_transform([curve, curve[:5]])
-    names = list(transformer.feature_names_out_)
-    assert features.shape == (2, len(names))
-    assert features[0, names.index("periodogram_period_0")] == pytest.approx(0.3, rel=1e-3)
-    assert features[0, names.index("fourier_period")] == pytest.approx(0.3, rel=1e-3)
-    assert np.isnan(features[1]).all()  # too short: NaN row, not an error
-    assert list((tmp_path / "lcfeatures").glob("*/shard-*.npz"))
-    np.testing.assert_array_equal(transformer.transform([curve]), features[:1])
+    t = np.sort(rng.uniform(0, 500, 150))
+    curves = [np.column_stack([t, 15 + a * np.sin(2 * np.pi * t / 0.4), np.full(t.size, 0.02)])
+              for a in (0.2, 0.5, 0.8)]
+    direct = LightCurveFeatures(grid_log2=14).fit_transform(curves)
+    cached = CachedTransform(LightCurveFeatures(grid_log2=14, n_jobs=1), cache_dir=tmp_path)
+    np.testing.assert_array_equal(cached.fit(curves).transform(curves), direct)
+    (shard,) = (tmp_path / "transform").glob("*/shard-*.npz")
+    # n_jobs does not change the values, so it does not change the cache entry either.
+    again = CachedTransform(LightCurveFeatures(grid_log2=14, n_jobs=2), cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.fit(curves).transform(curves[::-1]), direct[::-1])
+    assert list((tmp_path / "transform").glob("*/shard-*.npz")) == [shard]
+    names = list(again.get_feature_names_out())
+    assert names == list(LightCurveFeatures(grid_log2=14).get_feature_names_out())
 
 
 # --- harness --------------------------------------------------------------------------------
@@ -169,7 +166,7 @@ def test_features_recover_a_short_period_and_cache(tmp_path):
 
 def _check_results(out_dir, n_rows):
     table = pd.read_csv(out_dir / "results.csv")
-    assert set(fewshot.COLUMNS) <= set(table.columns)
+    assert set(COLUMNS) <= set(table.columns)
     assert len(table) == n_rows
     assert table["macro_f1"].between(0, 1).all()
     for name in ("results.json", "results.md", "results.png"):
@@ -192,7 +189,7 @@ def test_harness_end_to_end_on_synthetic_data(tmp_path):
     )
     assert status == 0
     table = _check_results(out, 2 + 4 - 1)
-    assert not table.duplicated(fewshot.KEY).any()
+    assert not table.duplicated(KEY).any()
     assert ((table["method"] == "features-rf") & (table["spc"] == 6)).sum() == 1
     assert "| features-brf |" in (out / "results.md").read_text()
 
@@ -218,16 +215,38 @@ def test_harness_on_real_crts(shared_dir, tmp_path):
     assert table.loc[0, "n_test"] == 5 * len(CRTS5_CLASSES)
 
 
-def test_registry_and_protocol_defaults():
-    assert {"features-rf", "features-brf"} <= set(fewshot.METHODS)
-    with pytest.raises(ValueError, match="already registered"):
-        fewshot.register_method("features-rf")(lambda seed, context: None)
+def test_registry_holds_top_level_factories_and_protocol_defaults():
+    assert {"features-rf", "features-brf", "astromer-hybrid-pca-rf"} <= set(_methods.METHODS)
+    for name, factory in _methods.METHODS.items():
+        # Importable by name (picklable, no closure), documented for --list-methods.
+        assert getattr(_methods, factory.__name__) is factory, name
+        assert factory.__doc__.strip(), name
     args = fewshot.build_parser().parse_args([])
     tasks = fewshot._tasks(args)
     assert [(name, spcs) for name, _, spcs in tasks] == [
         ("CRTS-5", (20, 100, 500)), ("CRTS-9", (20, 100))
     ]
     assert tasks[1][1] == CRTS9_CLASSES
+
+
+def test_hybrid_method_is_the_package_hybrid_with_a_pool_fitted_embedding(tmp_path):
+    pool = _curves(4)
+    context = _methods.MethodContext(
+        seed=3, protocol="toy", classes=("A", "B"), spc=2, unlabelled=pool,
+        cache_dir=tmp_path, n_jobs=1,
+    )
+    model = _methods.astromer_hybrid_pca_rf(3, context)
+    union = model.named_steps["union"]
+    branch = union.named_transformers["embedding"]
+    assert isinstance(branch, PoolFitted) and branch.unlabelled is pool
+    assert [name for name, _ in branch.transformer.steps] == ["embedder", "scaler", "pca"]
+    assert branch.transformer.named_steps["pca"].get_params()["n_components"] == 8
+    embedder = branch.transformer.named_steps["embedder"].transformer
+    assert embedder.get_params()["pooling"] == "layers"
+    assert embedder.get_params()["max_epochs"] == 0
+    assert isinstance(union.named_transformers["features"].named_steps["features"],
+                      CachedTransform)
+    assert model.named_steps["classifier"].get_params()["random_state"] == 3
 
 
 # --- Astromer building blocks and methods ---------------------------------------------------
@@ -242,12 +261,13 @@ class _CountingScaler(TransformerMixin, BaseEstimator):
         self.factor = factor
 
     def fit(self, X, y=None):
-        self.mean_ = float(np.mean([np.mean(c[:, 1]) for c in X]))
+        self.mean_ = float(np.mean([np.mean(mag) for _, mag, _ in as_light_curves(X)]))
         return self
 
     def transform(self, X):
-        type(self).calls += len(X)
-        return np.array([[self.factor * np.mean(c[:, 1]) - self.mean_] for c in X])
+        means = np.array([np.mean(mag) for _, mag, _ in as_light_curves(X)])
+        type(self).calls += len(means)
+        return (self.factor * means - self.mean_)[:, None]
 
 
 def _curves(n, seed=0):
@@ -296,33 +316,17 @@ def test_shared_pool_excludes_every_test_object():
     data = _toy_set(COUNTS)
     draws = [draw_split(data, ("A", "B", "C"), spc, seed, test_per_class=5)
              for spc in (3, 10) for seed in (0, 1)]
-    pool = set(fewshot.shared_pool(draws).tolist())
+    pool = set(shared_pool(draws).tolist())
     tests = set(np.concatenate([d.test for d in draws]).tolist())
     assert not pool & tests
     assert pool | tests == set(range(len(data)))  # nothing else is withheld
 
 
-def test_fold_light_curve_puts_one_period_on_two_pi():
-    t = np.sort(np.random.default_rng(0).uniform(0, 300, 400))
-    mag = 15 + 0.5 * np.sin(2 * np.pi * t / 0.7)
-    curve = np.column_stack([t, mag, np.full(t.size, 0.02)])
-    folded = fold_light_curve(np.vstack([curve, curve[:3]]), 0.7)  # with duplicated times
-    assert folded.shape == (400, 3)
-    assert np.all(np.diff(folded[:, 0]) >= 0)
-    assert folded[:, 0].min() >= 0 and folded[:, 0].max() < 4 * np.pi
-    # Folded at its period, the curve is the sine of the new time (one period = 2 pi).
-    phase0 = t[0] / 0.7
-    np.testing.assert_allclose(
-        folded[:, 1], 15 + 0.5 * np.sin(folded[:, 0] + 2 * np.pi * phase0), atol=1e-6
-    )
-    assert fold_light_curve(curve, np.nan).shape == (400, 3)  # no period: folded at 1 day
-
-
+@pytest.mark.slow
 def test_astromer_methods_run_on_synthetic_data(tmp_path):
-    pytest.importorskip("sklearn_astromer")
     data = _synthetic_parquet(tmp_path / "toy.parquet", n_per_class=10)
     out, cache = tmp_path / "out", tmp_path / "cache"
-    methods = [m for m in fewshot.METHODS if m.startswith("astromer")]
+    methods = [m for m in _methods.METHODS if m.startswith("astromer")]
     assert {"astromer-rf", "astromer-ft-rf", "astromer-clf", "astromer-hybrid-pca-rf"} <= set(
         methods
     )
@@ -339,8 +343,8 @@ def test_astromer_methods_run_on_synthetic_data(tmp_path):
     assert list((cache / "transform").glob("*/shard-*.npz"))
 
 
+@pytest.mark.slow
 def test_shared_pool_fits_once_per_seed(tmp_path):
-    pytest.importorskip("sklearn_astromer")
     data = _synthetic_parquet(tmp_path / "toy.parquet", n_per_class=10)
     out, cache = tmp_path / "out", tmp_path / "cache"
     status = fewshot.main([
@@ -354,7 +358,7 @@ def test_shared_pool_fits_once_per_seed(tmp_path):
     # Every object in no test set of either seed: the same pool for the four draws.
     assert table["n_unlabelled"].nunique() == 1
     assert table["n_unlabelled"].iloc[0] == 30 - len(set(
-        np.concatenate([draw_split(fewshot.load_light_curves(data), ("sine", "saw", "eclipse"),
+        np.concatenate([draw_split(load_light_curves(data), ("sine", "saw", "eclipse"),
                                    2, seed, 3).test for seed in (0, 1)]).tolist()
     ))
     # One self-supervised fine-tuning per seed (random_state), shared by both sizes.

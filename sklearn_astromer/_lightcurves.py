@@ -166,7 +166,7 @@ class LightCurves:
 def as_light_curves(X, *, columns=None) -> LightCurves:
     """Convert any accepted light-curve input to a validated :class:`LightCurves`.
 
-    Accepted forms (a :class:`LightCurves` is returned unchanged):
+    Accepted forms (a :class:`LightCurves` is returned unchanged, without a copy):
 
     1. a list or tuple of per-object 2-D arrays of shape (n_i, 2) or (n_i, 3) whose
        columns are time, mag[, err];
@@ -221,6 +221,10 @@ def as_light_curves(X, *, columns=None) -> LightCurves:
     ValueError: light curve 0: NaN or infinite time (observation 1)
     """
     if isinstance(X, LightCurves):
+        # Passed through without a copy; it was validated when built by this function
+        # or a reader. A filter may leave one empty, which no estimator can use.
+        if len(X) == 0:
+            raise ValueError("no light curves: the LightCurves holds 0 objects")
         return X
     if columns is not None and not _is_dataframe(X):
         raise ValueError("columns is only used for pandas DataFrame input")
@@ -678,6 +682,30 @@ def _finalize(time, mag, err, offsets, ids=None):
         time, mag = time[order], mag[order]
         err = None if err is None else err[order]
     return LightCurves(time=time, mag=mag, err=err, offsets=offsets, ids=ids)
+
+
+def _validated(lc):
+    """A :class:`LightCurves` built without checks, checked and sorted by the funnel's rules.
+
+    Readers build their light curves straight from flat columns (no per-object arrays)
+    and validate them here; an empty ``lc`` is returned as it is (a filter may leave
+    nothing). The arrays are not copied unless an object needs sorting.
+    """
+    if len(lc) == 0:
+        return lc
+    return _finalize(lc.time, lc.mag, lc.err, lc.offsets, lc.ids)
+
+
+def _as_arrays(lc):
+    """Form 1 of :func:`as_light_curves`: per-object (n_i, 2|3) arrays, time, mag[, err].
+
+    The arrays are views of one (n_observations, 2|3) buffer, so building them costs one
+    copy of the data and no loop over objects beyond the split.
+    """
+    if len(lc) == 0:
+        return []
+    columns = [lc.time, lc.mag] + ([] if lc.err is None else [lc.err])
+    return np.split(np.column_stack(columns), lc.offsets[1:-1])
 
 
 def _raise_first(bad, offsets, ids, problem):

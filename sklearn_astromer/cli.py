@@ -11,7 +11,6 @@ Run ``sklearn-astromer COMMAND --help`` for each command's options.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ._base import _SIZES
-from ._lightcurves import DEFAULT_COLUMNS, _column_names
+from ._lightcurves import DEFAULT_COLUMNS
+from .datasets import _LightCurveFile
 
 __all__ = ["main"]
 
@@ -99,6 +99,13 @@ def _add_input_options(parser):
         choices=("auto", "parquet", "csv"),
         default="auto",
         help="file format; auto goes by the extension (default: auto)",
+    )
+    parser.add_argument(
+        "--keep-negative-times",
+        action="store_true",
+        help="keep observations at negative times (by default they are dropped as "
+        "placeholders for a missing time: no observation precedes MJD 0; keep them for "
+        "times relative to an epoch)",
     )
     parser.add_argument(
         "--device", default="auto", help="torch device, e.g. cpu, cuda, cuda:1 (default: auto)"
@@ -241,215 +248,19 @@ def _parser():
 # --------------------------------------------------------------------------- reading
 
 
-def _format(path, fmt):
-    if fmt != "auto":
-        return fmt
-    suffixes = [s.lower() for s in path.suffixes]
-    if ".parquet" in suffixes or ".pq" in suffixes:
-        return "parquet"
-    if ".csv" in suffixes:
-        return "csv"
-    raise InputError(f"{path}: cannot tell the format from the name; pass --format")
+class _InputFile(_LightCurveFile):
+    """The reader of :func:`~sklearn_astromer.datasets.iter_light_curves`, with its
+    messages naming the command-line options."""
+
+    hints = {
+        "columns": "Use --columns id=..,time=..,mag=..,err=.. to name other columns",
+        "id": "Use --columns id=.. to name it",
+        "format": "pass --format",
+    }
 
 
-class _Reader:
-    """Light curves of one file, as pandas DataFrames of whole objects.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-    fmt : {"auto", "parquet", "csv"}
-    columns : dict
-        Column names overriding the defaults.
-    band : str or None
-        Keep only rows of this passband.
-    """
-
-    def __init__(self, path, fmt, columns, band):
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
-        self.path = path
-        self.format = _format(path, fmt)
-        self.names = _column_names(columns)
-        self.band = band
-        self.nested = False
-        self.n_objects = None
-        if self.format == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            try:
-                self._file = pq.ParquetFile(path)
-            except pa.ArrowException as exc:
-                raise InputError(f"{path}: not a readable parquet file ({exc})") from exc
-            schema = self._file.schema_arrow
-            self.available = list(schema.names)
-            self._check_columns()
-            kind = schema.field(self.names["time"]).type
-            self.nested = pa.types.is_list(kind) or pa.types.is_large_list(kind)
-            if self.nested and band is None:
-                self.n_objects = self._file.metadata.num_rows
-        else:
-            import pandas as pd
-
-            try:
-                self.available = list(pd.read_csv(path, nrows=0).columns)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InputError(f"{path}: not a readable CSV file ({exc})") from exc
-            self._check_columns()
-        if not self.nested and self.names["id"] not in self.available:
-            raise InputError(
-                f"{path}: a table with one row per observation needs an object id column "
-                f"{self.names['id']!r}; it has {self.available}. Use --columns id=.. to "
-                "name it"
-            )
-
-    def _check_columns(self):
-        wanted = [self.names[key] for key in ("time", "mag")]
-        missing = [name for name in wanted if name not in self.available]
-        if self.band is not None and "band" not in self.available:
-            missing.append("band")
-        if missing:
-            raise InputError(
-                f"{self.path}: missing column(s) {missing}; it has {self.available}. "
-                "Use --columns id=..,time=..,mag=..,err=.. to name other columns"
-            )
-
-    def _wanted(self):
-        keys = [self.names[key] for key in ("id", "time", "mag", "err")]
-        extra = [name for name in ("label", "band") if name in self.available]
-        return list(dict.fromkeys(name for name in keys + extra if name in self.available))
-
-    def _filter_band(self, frame):
-        if self.band is None:
-            return frame
-        return frame[frame["band"] == self.band]
-
-    def read_all(self):
-        """The whole file as one DataFrame."""
-        import pandas as pd
-
-        if self.format == "parquet":
-            table = self._file.read(columns=self._wanted())
-            return self._filter_band(table.to_pandas(types_mapper=pd.ArrowDtype))
-        return self._filter_band(pd.read_csv(self.path, usecols=self._wanted(), dtype=self._dtypes()))
-
-    def _dtypes(self):
-        # Ids, labels and bands stay text: a chunk of numeric-looking ids must not turn
-        # into integers while another holds strings.
-        return {name: str for name in (self.names["id"], "label", "band") if name in self.available}
-
-    def batches(self, n_objects):
-        """Yield DataFrames of about ``n_objects`` whole objects each."""
-        import pandas as pd
-
-        if self.nested:
-            for batch in self._file.iter_batches(batch_size=n_objects, columns=self._wanted()):
-                frame = self._filter_band(batch.to_pandas(types_mapper=pd.ArrowDtype))
-                if len(frame):
-                    yield frame
-            return
-        # Rows per read: room for n_objects curves of a few hundred observations.
-        rows = max(1024, 256 * n_objects)
-        if self.format == "parquet":
-            chunks = (
-                b.to_pandas() for b in self._file.iter_batches(batch_size=rows, columns=self._wanted())
-            )
-        else:
-            chunks = pd.read_csv(
-                self.path, usecols=self._wanted(), dtype=self._dtypes(), chunksize=rows
-            )
-        yield from _whole_objects(
-            (self._filter_band(chunk) for chunk in chunks), self.names["id"], n_objects, self.path
-        )
-
-
-def _whole_objects(chunks, id_column, n_objects, path):
-    """Regroup row chunks of a long table into DataFrames of whole objects.
-
-    The last object of a chunk may continue in the next one, so its rows are held back
-    until another object starts. The ids of finished objects are remembered (not their
-    rows) so that an object whose rows are not consecutive raises an
-    :class:`InputError` instead of being embedded twice from partial light curves.
-    """
-    import pandas as pd
-
-    finished = set()
-    pending = []  # chunks not yet yielded: whole objects, then the open one
-    n_pending = 0  # objects in pending, the open one included
-    open_id, has_open = None, False
-    for chunk in chunks:
-        if not len(chunk):
-            continue
-        ids = chunk[id_column]
-        missing = ids.isna().to_numpy()
-        if missing.any():
-            raise InputError(
-                f"{path}: missing object id in column {id_column!r} (after "
-                f"{len(finished)} complete objects)"
-            )
-        runs = ids.to_numpy()[ids.ne(ids.shift()).to_numpy()]
-        if has_open and runs[0] == open_id:
-            runs = runs[1:]  # the open object continues in this chunk
-        if len(runs):
-            if has_open:
-                finished.add(open_id)
-            index = pd.Index(runs)
-            repeated = [i for i in runs if i in finished] + list(index[index.duplicated()])
-            if repeated:
-                raise InputError(
-                    f"{path}: the rows of object {repeated[0]!r} are not consecutive; "
-                    f"sort the file by {id_column!r} (embed reads the rows of one object "
-                    "together)"
-                )
-            finished.update(runs[:-1])
-            open_id, has_open = runs[-1], True
-            n_pending += len(runs)
-        pending.append(chunk)
-        if n_pending > n_objects:
-            frame = pd.concat(pending, ignore_index=True)
-            tail = frame[id_column].eq(open_id).to_numpy()
-            yield from _groups(frame[~tail], id_column, n_objects)
-            pending, n_pending = [frame[tail]], 1
-    if pending:
-        yield from _groups(pd.concat(pending, ignore_index=True), id_column, n_objects)
-
-
-def _groups(frame, id_column, n_objects):
-    """Split a long table of whole objects into tables of ``n_objects`` objects."""
-    ids = frame[id_column]
-    group = (ids.ne(ids.shift()).cumsum().to_numpy() - 1) // n_objects
-    bounds = np.flatnonzero(np.diff(group)) + 1
-    for rows in np.split(np.arange(len(frame)), bounds):
-        yield frame.iloc[rows[0] : rows[-1] + 1]
-
-
-def _light_curves(frame, names, path, first):
-    """The funnel on one batch, its errors renumbered from the start of the file."""
-    from ._lightcurves import as_light_curves
-
-    try:
-        return as_light_curves(frame, columns=names)
-    except ValueError as exc:
-        # The funnel numbers objects within the batch; the user needs their position
-        # in the file (the object id follows it when the file has ids).
-        message = re.sub(
-            r"^light curve (\d+)",
-            lambda m: f"light curve {int(m.group(1)) + first}",
-            str(exc),
-        )
-        raise InputError(f"{path}: {message}") from exc
-
-
-def _batch_labels(frame, names, nested, column):
-    """One value of ``column`` per object of the batch, in the funnel's object order."""
-    values = frame[column]
-    if not nested:
-        # The funnel orders a long table's objects by first appearance.
-        values = values[~frame[names["id"]].duplicated()]
-    import pandas as pd
-
-    return [None if pd.isna(v) else str(v) for v in values.astype(object).to_numpy()]
+def _input_file(args):
+    return _InputFile(args.input, format=args.format, columns=args.columns, band=args.band)
 
 
 # --------------------------------------------------------------------------- commands
@@ -464,23 +275,22 @@ def _embed(args):
 
     if args.weights.lower() == "none":
         raise InputError("embed needs trained weights: macho, atlas or a saved model folder")
-    reader = _Reader(args.input, args.format, args.columns, args.band)
+    source = _input_file(args)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the output and renamed at the end, so that a run stopped by a bad
     # light curve halfway through the file leaves no truncated output behind.
     partial = args.output.with_name(args.output.name + ".partial")
-    names = reader.names
     embedder = None
     writer = None
     done = 0
     start = time.perf_counter()
     progress = tqdm(
-        total=reader.n_objects, unit="obj", desc="embedding", disable=args.no_progress,
+        total=source.n_objects, unit="obj", desc="embedding", disable=args.no_progress,
         file=sys.stderr,
     )
     try:
-        for frame in reader.batches(args.batch_size):
-            lc = _light_curves(frame, names, args.input, done)
+        batches = source.batches(args.batch_size, drop_placeholders=not args.keep_negative_times)
+        for lc, extra, n_read in batches:
             if embedder is None:
                 # max_epochs=0: fit only loads the weights, no training happens.
                 embedder = AstromerEmbedder(
@@ -492,13 +302,9 @@ def _embed(args):
                     random_state=0,
                 ).fit(lc)
             values = embedder.transform(lc)
-            ids = lc.ids if lc.ids is not None else np.arange(done, done + len(lc))
-            columns = {"object_id": pa.array([str(i) for i in ids], pa.string())}
-            for extra in ("label", "band"):
-                if extra in frame.columns:
-                    columns[extra] = pa.array(
-                        _batch_labels(frame, names, reader.nested, extra), pa.string()
-                    )
+            columns = {"object_id": pa.array([str(i) for i in lc.ids], pa.string())}
+            for name, text in extra.items():  # label and band, when the file has them
+                columns[name] = pa.array(text.tolist(), pa.string())
             for j in range(values.shape[1]):
                 columns[f"emb_{j}"] = pa.array(values[:, j])
             table = pa.table(columns)
@@ -506,7 +312,7 @@ def _embed(args):
                 writer = pq.ParquetWriter(partial, table.schema)
             writer.write_table(table)
             done += len(lc)
-            progress.update(len(lc))
+            progress.update(n_read)
     except BaseException:
         if writer is not None:
             writer.close()
@@ -530,8 +336,11 @@ def _embed(args):
 def _finetune(args):
     from ._embedder import AstromerEmbedder
 
-    reader = _Reader(args.input, args.format, args.columns, args.band)
-    lc = _light_curves(reader.read_all(), reader.names, args.input, 0)
+    # The whole file as one batch: the rows of an object in a long table may be anywhere.
+    batches = _input_file(args).batches(None, drop_placeholders=not args.keep_negative_times)
+    lc = next((lc for lc, _, _ in batches), None)
+    if lc is None:
+        raise InputError(f"{args.input}: no light curves to train on")
     sizes = {name: getattr(args, name) for name in _SIZES}
     if args.weights is not None and any(v is not None for v in sizes.values()):
         raise InputError("architecture options apply only to a new model (--weights none)")

@@ -18,6 +18,10 @@ mag_err     list<float32>    1-sigma magnitude errors (optional)
 from __future__ import annotations
 
 import numbers
+import re
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +29,25 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sklearn.utils import check_random_state
 
-from ._lightcurves import _object_name, as_light_curves
+from ._lightcurves import (
+    DEFAULT_COLUMNS,
+    LightCurves,
+    NonNumericDataError,
+    _as_arrays,
+    _column_names,
+    _object_name,
+    _offsets_from_lengths,
+    _validated,
+)
+from ._lightcurves import as_light_curves as _as_light_curves
 
-__all__ = ["load_light_curves", "make_light_curves", "write_light_curves"]
+__all__ = [
+    "drop_placeholder_times",
+    "iter_light_curves",
+    "load_light_curves",
+    "make_light_curves",
+    "write_light_curves",
+]
 
 _DAYS_PER_YEAR = 365.25
 # Exposures of one visit are this far apart (10 minutes), as in the Catalina survey.
@@ -236,11 +256,130 @@ def _check_n_obs(n_obs):
     return int(low), int(high)
 
 
+# --------------------------------------------------------------------------- cleaning
+
+
+def drop_placeholder_times(X, *, columns=None):
+    """Drop the observations made before MJD 0: placeholders for a missing time.
+
+    Survey files mark a missing time with an impossible value: in the Catalina (CRTS)
+    file, four light curves start with one observation at MJD -2409998.5, a Julian date
+    of 0. No real observation precedes MJD 0 (17 November 1858), so an observation at a
+    finite negative time is dropped. A time of exactly 0 is kept, as the origin of
+    relative time scales (days since the first observation); NaN and infinite times are
+    not placeholders but errors, left to validation.
+
+    This is the package's one cleaning rule. :func:`load_light_curves`,
+    :func:`iter_light_curves` and the command line apply it to the files they read,
+    where a light curve left without observations is dropped with a warning. The
+    estimators do not apply it: times relative to an epoch may rightly be negative.
+
+    Parameters
+    ----------
+    X : list of ndarray, array-like, pandas.DataFrame or LightCurves
+        Light curves in any form accepted by :func:`~sklearn_astromer.as_light_curves`,
+        with times in days on an absolute scale (MJD, HJD or JD).
+    columns : dict, default=None
+        DataFrame column names, as in :func:`~sklearn_astromer.as_light_curves`.
+
+    Returns
+    -------
+    LightCurves
+        The same objects in the same order, without their placeholder observations;
+        ``X`` itself when it is a :class:`~sklearn_astromer.LightCurves` without any.
+
+    Raises
+    ------
+    ValueError
+        If a light curve holds placeholder times only (the message names it): dropping
+        the object would misalign any labels kept beside ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_astromer.datasets import drop_placeholder_times
+    >>> X = [np.array([[-2409998.5, 15.1], [53500.0, 15.2]]), np.array([[0.0, 12.0]])]
+    >>> lc = drop_placeholder_times(X)
+    >>> lc.time.tolist(), lc.lengths.tolist()
+    ([53500.0, 0.0], [1, 1])
+    """
+    lc = _as_light_curves(X, columns=columns)
+    cleaned, kept = _drop_placeholders(lc)
+    if not kept.all():
+        k = int(np.argmin(kept))
+        raise ValueError(
+            f"{_object_name(k, lc.ids)}: every observation is at a placeholder time "
+            "(before MJD 0); remove the light curve"
+        )
+    return cleaned
+
+
+def _drop_placeholders(lc):
+    """The rule of :func:`drop_placeholder_times`, on values not yet validated.
+
+    Parameters
+    ----------
+    lc : LightCurves
+
+    Returns
+    -------
+    cleaned : LightCurves
+        ``lc`` without placeholder observations nor the objects left empty by their
+        removal; ``lc`` itself (no copy) when it holds no placeholder.
+    kept : ndarray of shape (len(lc),)
+        Boolean, True for the objects of ``lc`` that are in ``cleaned``.
+    """
+    placeholder = (lc.time < 0) & np.isfinite(lc.time)
+    if not placeholder.any():
+        return lc, np.ones(len(lc), dtype=bool)
+    keep = ~placeholder
+    owner = np.repeat(np.arange(len(lc)), lc.lengths)  # (n_observations,) object of each row
+    lengths = np.bincount(owner[keep], minlength=len(lc))
+    # An object that had observations and lost them all; one empty to begin with
+    # is left for validation to report.
+    kept = (lengths > 0) | (lc.lengths == 0)
+    cleaned = LightCurves(
+        time=lc.time[keep],
+        mag=lc.mag[keep],
+        err=None if lc.err is None else lc.err[keep],
+        offsets=_offsets_from_lengths(lengths[kept]),
+        ids=None if lc.ids is None else lc.ids[kept],
+    )
+    return cleaned, kept
+
+
+def _warn_emptied(path, ids, kept):
+    """Warn that the objects of ``ids`` not ``kept`` held placeholder times only."""
+    if kept.all():
+        return
+    dropped = [str(i) for i in np.asarray(ids)[~kept].tolist()]
+    shown = ", ".join(repr(i) for i in dropped[:5])
+    more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+    warnings.warn(
+        f"{path}: dropped {len(dropped)} light curve(s) whose observations are all at "
+        f"placeholder times (before MJD 0): {shown}{more}",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 # --------------------------------------------------------------------------- parquet
 
 
-def load_light_curves(path, *, classes=None, band=None, min_obs=1, return_ids=False):
+def load_light_curves(
+    path,
+    *,
+    classes=None,
+    band=None,
+    min_obs=1,
+    return_ids=False,
+    as_light_curves=False,
+    drop_placeholders=True,
+):
     """Read light curves from a parquet file in the schema of this module.
+
+    The whole file is read at once; :func:`iter_light_curves` reads it in batches, and
+    also reads CSV files and tables of one row per observation.
 
     Parameters
     ----------
@@ -252,19 +391,46 @@ def load_light_curves(path, *, classes=None, band=None, min_obs=1, return_ids=Fa
     band : str or sequence of str, default=None
         Keep only rows of these passbands; None keeps all.
     min_obs : int, default=1
-        Keep only light curves with at least this many observations.
+        Keep only light curves with at least this many observations, counted after
+        dropping placeholder times.
     return_ids : bool, default=False
         Also return the object ids.
+    as_light_curves : bool, default=False
+        Return ``X`` as one validated :class:`~sklearn_astromer.LightCurves` (the type
+        the estimators work on, which they take as it is) rather than a list of arrays.
+        The values are then checked on loading: a NaN time, for instance, raises a
+        ValueError naming the light curve. The list form is not checked, so that bad
+        values can be cleaned after loading.
+    drop_placeholders : bool, default=True
+        Drop the observations at placeholder times, by the rule of
+        :func:`drop_placeholder_times`; a light curve left without observations is
+        dropped with a warning. False keeps the file's times as they are.
 
     Returns
     -------
-    X : list of ndarray of shape (n_obs_i, 3)
-        Columns time, magnitude, error (float64), in file order; shape (n_obs_i, 2) when
-        the file has no ``mag_err`` column. The arrays are views of one shared buffer.
+    X : list of ndarray of shape (n_obs_i, 3), or LightCurves
+        A list of arrays with columns time, magnitude, error (float64), in file order;
+        shape (n_obs_i, 2) when the file has no ``mag_err`` column. The arrays are views
+        of one shared buffer. With ``as_light_curves=True``, a
+        :class:`~sklearn_astromer.LightCurves` of the same objects whose ``ids`` are
+        the object ids.
     y : ndarray of shape (n_objects,) or None
         Labels (str), or None when the file has no ``label`` column.
     ids : ndarray of shape (n_objects,)
-        Object ids (object dtype), returned only when ``return_ids`` is True.
+        Object ids (object dtype; ``"obj0"``, ``"obj1"``, ... when the file has no
+        ``object_id`` column), returned only when ``return_ids`` is True.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, an unknown class is asked for, list columns of one
+        object differ in length or (with ``as_light_curves=True``) a value is invalid;
+        the message names the file and, where it applies, the light curve.
+
+    See Also
+    --------
+    iter_light_curves : read a file in batches of whole objects.
+    drop_placeholder_times : the cleaning rule applied here.
 
     Examples
     --------
@@ -277,6 +443,11 @@ def load_light_curves(path, *, classes=None, band=None, min_obs=1, return_ids=Fa
     >>> X2, y2 = load_light_curves(path, classes=["EA", "EW"])
     >>> len(X2), sorted(set(y2.tolist()))
     (6, ['EA', 'EW'])
+    >>> lc, y2 = load_light_curves(path, classes="EA", as_light_curves=True)
+    >>> lc
+    LightCurves(n_objects=3, n_observations=576, with errors)
+    >>> lc.ids.tolist(), lc.lengths.tolist()
+    (['obj0', 'obj8', 'obj13'], [197, 206, 173])
     """
     parquet = pq.ParquetFile(path)
     available = parquet.schema_arrow.names
@@ -286,23 +457,28 @@ def load_light_curves(path, *, classes=None, band=None, min_obs=1, return_ids=Fa
     wanted = ["object_id", "label", "band", "mjd", "mag", "mag_err"]
     table = parquet.read(columns=[name for name in wanted if name in available])
 
-    keep = pc.greater_equal(_list_lengths(table["mjd"]), min_obs)
     if classes is not None:
-        keep = pc.and_(keep, _isin(table, "label", classes, path, check_known=True))
+        table = table.filter(_isin(table, "label", classes, path, check_known=True))
     if band is not None:
-        keep = pc.and_(keep, _isin(table, "band", band, path, check_known=False))
-    table = table.filter(keep)
+        table = table.filter(_isin(table, "band", band, path, check_known=False))
 
-    X = _split_lists(table)
-    y = _labels(table["label"]) if "label" in table.column_names else None
-    if not return_ids:
-        return X, y
-    ids = (
-        table["object_id"].to_numpy(zero_copy_only=False).astype(object)
-        if "object_id" in table.column_names
-        else np.array([f"obj{k}" for k in range(len(X))], dtype=object)
-    )
-    return X, y, ids
+    with _named_file(path):
+        ids = _object_ids(table, DEFAULT_COLUMNS["id"], first=0)
+        lc = _from_lists(table, DEFAULT_COLUMNS, ids)
+        rows = np.arange(len(lc))  # (n_objects,) table row of each object
+        if drop_placeholders:
+            lc, kept = _drop_placeholders(lc)
+            _warn_emptied(path, ids, kept)
+            rows = rows[kept]
+        short = lc.lengths < min_obs
+        if short.any():
+            lc, rows = lc.subset(~short), rows[~short]
+        if as_light_curves:
+            lc = _validated(lc)
+
+    y = _text(table["label"].take(rows)) if "label" in table.column_names else None
+    X = lc if as_light_curves else _as_arrays(lc)
+    return (X, y, lc.ids) if return_ids else (X, y)
 
 
 def _list_lengths(column):
@@ -322,34 +498,409 @@ def _isin(table, name, values, path, *, check_known):
     return pc.fill_null(pc.is_in(table[name], value_set=pa.array(values, pa.string())), False)
 
 
-def _split_lists(table):
-    """Per-object (n_i, n_columns) float64 arrays from the list columns, without row loops."""
-    names = [name for name in ("mjd", "mag", "mag_err") if name in table.column_names]
-    lengths = {name: _list_lengths(table[name]).to_numpy() for name in names}
-    for name in names[1:]:
-        bad = np.flatnonzero(lengths[name] != lengths["mjd"])
+def _object_ids(table, column, *, first):
+    """Object ids of a table with one row per object; ``obj{first}``, ... without ids."""
+    if column in table.column_names:
+        return table[column].to_numpy(zero_copy_only=False).astype(object)
+    return np.array([f"obj{first + k}" for k in range(len(table))], dtype=object)
+
+
+def _from_lists(table, names, ids):
+    """Unvalidated :class:`LightCurves` of a table whose time/mag/err columns hold lists.
+
+    One pass over the flattened list columns, no loop over rows; values are checked
+    later (``_validated``) or not at all (the list form of
+    :func:`load_light_curves`).
+    """
+    keys = [key for key in ("time", "mag", "err") if names[key] in table.column_names]
+    lengths = {key: _list_lengths(table[names[key]]).to_numpy() for key in keys}
+    for key in keys[1:]:
+        bad = np.flatnonzero(lengths[key] != lengths["time"])
         if bad.size:
             k = int(bad[0])
-            ids = (
-                table["object_id"].to_numpy(zero_copy_only=False)
-                if "object_id" in table.column_names
-                else None
-            )
             raise ValueError(
-                f"{_object_name(k, ids)}: mismatched column lengths (mjd has "
-                f"{lengths['mjd'][k]}, {name} has {lengths[name][k]} values)"
+                f"{_object_name(k, ids)}: mismatched column lengths ({names['time']} has "
+                f"{lengths['time'][k]}, {names[key]} has {lengths[key][k]} values)"
             )
-    offsets = np.concatenate([[0], np.cumsum(lengths["mjd"], dtype=np.int64)])
-    data = np.empty((offsets[-1], len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        data[:, j] = pc.list_flatten(table[name]).to_numpy()
-    return np.split(data, offsets[1:-1]) if len(table) else []
+    values = {}
+    for key in keys:
+        column = table[names[key]]
+        kind = column.type.value_type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+            raise NonNumericDataError(
+                f"column {names[key]!r}: non-numeric data (lists of {kind}); convert it "
+                "to numbers first"
+            )
+        # Null values inside a list become NaN, reported by validation.
+        values[key] = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+    return LightCurves(
+        time=values["time"],
+        mag=values["mag"],
+        err=values.get("err"),
+        offsets=_offsets_from_lengths(lengths["time"]),
+        ids=ids,
+    )
 
 
-def _labels(column):
-    if column.null_count:
-        return column.to_numpy(zero_copy_only=False).astype(object)
-    return column.to_numpy(zero_copy_only=False).astype(str)
+def _text(values):
+    """Per-object text values (labels, bands) as str, or object with None where missing."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = values.to_numpy(zero_copy_only=False)
+    import pandas as pd
+
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    if not missing.any():
+        return values.astype(str)
+    out = np.empty(len(values), dtype=object)
+    out[~missing] = [str(v) for v in values[~missing]]
+    return out
+
+
+@contextmanager
+def _named_file(path, first=0):
+    """Prefix errors with the file, and number light curves from ``first`` on.
+
+    The funnel numbers objects within what it was given; a reader hands it one batch
+    at a time, and the user needs positions in the file (the id, when the file has
+    ids, follows the position in the message).
+    """
+    try:
+        yield
+    except ValueError as exc:
+        message = re.sub(
+            r"^light curve (\d+)",
+            lambda m: f"light curve {int(m.group(1)) + first}",
+            str(exc),
+        )
+        raise type(exc)(f"{path}: {message}") from exc
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def iter_light_curves(
+    path, *, batch_size=1024, columns=None, band=None, format="auto", drop_placeholders=True
+):
+    """Read a parquet or CSV file of light curves in batches of whole objects.
+
+    Memory is bounded by the batch, so files larger than memory can be embedded or
+    scored batch by batch. The file may be
+
+    - *nested*: parquet with one row per object (and band) whose time, magnitude and
+      error columns hold lists, the schema of :func:`load_light_curves`;
+    - *long*: parquet or CSV with one row per observation and an object id column.
+      The rows of one object must be consecutive (the file sorted or grouped by object),
+      since a batch is cut only between objects; an object whose rows are split raises
+      an error naming it. An object split across the file's row groups or read chunks
+      is regrouped.
+
+    Each batch is validated by :func:`~sklearn_astromer.as_light_curves` (objects of a
+    long table sorted by time, bad values reported with the light curve's position in
+    the file and its id) and cleaned by :func:`drop_placeholder_times`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    batch_size : int or None, default=1024
+        Most light curves per batch; None reads the whole file as one batch (the rows of
+        an object in a long table may then be anywhere).
+    columns : dict, default=None
+        Column names overriding the defaults ``{"id": "object_id", "time": "mjd",
+        "mag": "mag", "err": "mag_err"}``, for the keys to change. The err column is
+        optional; the id column is required in a long table only.
+    band : str or sequence of str, default=None
+        Keep only the rows of these passbands (needs a ``band`` column); None keeps all.
+        A long table is grouped by id alone, so give it one band or choose one here.
+    format : {"auto", "parquet", "csv"}, default="auto"
+        File format; ``"auto"`` goes by the file name's extension.
+    drop_placeholders : bool, default=True
+        Drop observations at placeholder times (before MJD 0) as
+        :func:`drop_placeholder_times` does; a light curve left without observations is
+        dropped with a warning. Give False for times relative to an epoch, which may be
+        negative.
+
+    Yields
+    ------
+    light_curves : LightCurves
+        At most ``batch_size`` validated light curves, in file order (long tables: order
+        of first appearance); ``ids`` are the object ids, or ``"obj0"``, ``"obj1"``, ...
+        (positions in the file) when a nested file has no id column.
+    y : ndarray of shape (len(light_curves),) or None
+        Labels (str; object dtype with None where missing) from a ``label`` column, the
+        first row's of each object in a long table; None when the file has no such
+        column.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    ValueError
+        On calling, if the file cannot be read or lacks a column; while iterating, if a
+        light curve is invalid or the rows of an object are not consecutive. The message
+        names the file and, where it applies, the light curve.
+
+    See Also
+    --------
+    load_light_curves : read a nested parquet file whole, with class and length filters.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from sklearn_astromer.datasets import iter_light_curves, make_light_curves
+    >>> from sklearn_astromer.datasets import write_light_curves
+    >>> X, y = make_light_curves(n_per_class=2, random_state=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "synthetic.parquet")
+    >>> write_light_curves(path, X, y)
+    >>> for lc, labels in iter_light_curves(path, batch_size=5):
+    ...     print(len(lc), lc.ids[0], labels[0])
+    5 obj0 Cepheid
+    5 obj5 RRab
+    2 obj10 RRc
+    """
+    if batch_size is not None and (
+        not isinstance(batch_size, numbers.Integral) or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    source = _LightCurveFile(path, format=format, columns=columns, band=band)
+    batches = source.batches(batch_size, drop_placeholders=drop_placeholders)
+    return ((lc, extra.get("label")) for lc, extra, _ in batches)
+
+
+def _file_format(path, format, hint):
+    if format not in ("auto", "parquet", "csv"):
+        raise ValueError(f"format must be 'auto', 'parquet' or 'csv', got {format!r}")
+    if format != "auto":
+        return format
+    suffixes = [s.lower() for s in path.suffixes]
+    if ".parquet" in suffixes or ".pq" in suffixes:
+        return "parquet"
+    if ".csv" in suffixes:
+        return "csv"
+    raise ValueError(f"{path}: cannot tell the format from the file name; {hint}")
+
+
+class _LightCurveFile:
+    """A parquet or CSV file of light curves, read whole or in batches of whole objects.
+
+    Parameters
+    ----------
+    path : str or path-like
+    format : {"auto", "parquet", "csv"}
+    columns : dict or None
+        Column names overriding :data:`DEFAULT_COLUMNS`.
+    band : str, sequence of str or None
+        Keep only rows of these passbands.
+
+    Attributes
+    ----------
+    nested : bool
+        True for one row per object (list columns), False for one row per observation.
+    n_objects : int or None
+        Number of objects in the file when known without reading it (a nested parquet
+        file read without band filter), else None.
+    """
+
+    #: How to name other columns or the format, in the caller's terms (the command
+    #: line says --columns and --format instead).
+    hints = {
+        "columns": "Pass columns={'time': ..., 'mag': ..., 'err': ...} to name other columns",
+        "id": "Pass columns={'id': ...} to name it",
+        "format": "give format='parquet' or format='csv'",
+    }
+
+    def __init__(self, path, *, format="auto", columns=None, band=None):
+        self.path = path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        self.format = _file_format(path, format, self.hints["format"])
+        self.names = _column_names(columns)
+        self.bands = None if band is None else [band] if isinstance(band, str) else list(band)
+        self.nested = False
+        self.n_objects = None
+        if self.format == "parquet":
+            try:
+                self._parquet = pq.ParquetFile(path)
+            except pa.ArrowException as exc:
+                raise ValueError(f"{path}: not a readable parquet file ({exc})") from exc
+            schema = self._parquet.schema_arrow
+            self.available = list(schema.names)
+            self._check_columns()
+            kind = schema.field(self.names["time"]).type
+            self.nested = pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            if self.nested and band is None:
+                self.n_objects = self._parquet.metadata.num_rows
+        else:
+            import pandas as pd
+
+            try:
+                self.available = list(pd.read_csv(path, nrows=0).columns)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path}: not a readable CSV file ({exc})") from exc
+            self._check_columns()
+        if not self.nested and self.names["id"] not in self.available:
+            raise ValueError(
+                f"{path}: a table with one row per observation needs an object id column "
+                f"{self.names['id']!r}; it has {self.available}. {self.hints['id']}"
+            )
+
+    def _check_columns(self):
+        wanted = [self.names[key] for key in ("time", "mag")]
+        missing = [name for name in wanted if name not in self.available]
+        if self.bands is not None and "band" not in self.available:
+            missing.append("band")
+        if missing:
+            raise ValueError(
+                f"{self.path}: missing column(s) {missing}; it has {self.available}. "
+                f"{self.hints['columns']}"
+            )
+
+    def _wanted(self):
+        keys = [self.names[key] for key in ("id", "time", "mag", "err")]
+        extra = [name for name in ("label", "band") if name in self.available]
+        return list(dict.fromkeys(name for name in keys + extra if name in self.available))
+
+    def batches(self, batch_size, *, drop_placeholders=True):
+        """Yield ``(light_curves, extra, n_read)`` for batches of whole objects.
+
+        ``extra`` maps ``"label"`` and ``"band"`` (those the file has) to one text value
+        per light curve; ``n_read`` counts the objects read for the batch, including
+        those dropped by the cleaning rule. ``batch_size=None`` reads the file whole.
+        """
+        first = 0  # position in the file of the batch's first object
+        for chunk in self._chunks(batch_size):
+            with _named_file(self.path, first):
+                lc, extra = self._convert(chunk, first)
+            n_read = len(lc)
+            first += n_read
+            if drop_placeholders:
+                cleaned, kept = _drop_placeholders(lc)
+                _warn_emptied(self.path, lc.ids, kept)
+                lc, extra = cleaned, {name: values[kept] for name, values in extra.items()}
+            if len(lc):
+                yield lc, extra, n_read
+
+    def _chunks(self, batch_size):
+        """Tables (nested: arrow, long: pandas) of whole objects, in file order."""
+        import pandas as pd
+
+        if batch_size is None:
+            if self.format == "csv":
+                table = pd.read_csv(self.path, usecols=self._wanted(), dtype=self._dtypes())
+            else:
+                table = self._parquet.read(columns=self._wanted())
+                table = table if self.nested else table.to_pandas()
+            table = self._filter(table)
+            if len(table):
+                yield table
+            return
+        if self.nested:
+            for batch in self._parquet.iter_batches(batch_size=batch_size, columns=self._wanted()):
+                table = self._filter(pa.Table.from_batches([batch]))
+                if len(table):
+                    yield table
+            return
+        # Rows per read: room for batch_size curves of a few hundred observations.
+        rows = max(1024, 256 * batch_size)
+        if self.format == "parquet":
+            chunks = (
+                self._filter(batch.to_pandas())
+                for batch in self._parquet.iter_batches(batch_size=rows, columns=self._wanted())
+            )
+        else:
+            chunks = (
+                self._filter(chunk)
+                for chunk in pd.read_csv(
+                    self.path, usecols=self._wanted(), dtype=self._dtypes(), chunksize=rows
+                )
+            )
+        yield from _whole_objects(chunks, self.names["id"], batch_size, self.path)
+
+    def _filter(self, table):
+        """Rows of the chosen passbands (an arrow or pandas table)."""
+        if self.bands is None:
+            return table
+        if isinstance(table, pa.Table):
+            return table.filter(_isin(table, "band", self.bands, self.path, check_known=False))
+        return table[table["band"].isin(self.bands)]
+
+    def _dtypes(self):
+        # Ids, labels and bands stay text: a chunk of numeric-looking ids must not turn
+        # into integers while another holds strings.
+        return {name: str for name in (self.names["id"], "label", "band") if name in self.available}
+
+    def _convert(self, chunk, first):
+        """Validated light curves and per-object extra columns of one table."""
+        if self.nested:
+            ids = _object_ids(chunk, self.names["id"], first=first)
+            lc = _validated(_from_lists(chunk, self.names, ids))
+            rows = chunk
+        else:
+            lc = _as_light_curves(chunk, columns=self.names)
+            # The funnel orders a long table's objects by first appearance.
+            rows = chunk[~chunk[self.names["id"]].duplicated()]
+        return lc, {name: _text(rows[name]) for name in ("label", "band") if name in self.available}
+
+
+def _whole_objects(chunks, id_column, n_objects, path):
+    """Regroup row chunks of a long table into DataFrames of at most ``n_objects`` objects.
+
+    The last object of a chunk may continue in the next one, so its rows are held back
+    until another object starts. The ids of finished objects are remembered (not their
+    rows) so that an object whose rows are not consecutive raises a ValueError instead
+    of being read twice as two partial light curves.
+    """
+    import pandas as pd
+
+    finished = set()
+    pending = []  # chunks not yet yielded: whole objects, then the open one
+    n_pending = 0  # objects in pending, the open one included
+    open_id, has_open = None, False
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        ids = chunk[id_column]
+        missing = ids.isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"{path}: missing object id in column {id_column!r} (after "
+                f"{len(finished)} complete objects)"
+            )
+        runs = ids.to_numpy()[ids.ne(ids.shift()).to_numpy()]  # ids of consecutive row runs
+        if has_open and runs[0] == open_id:
+            runs = runs[1:]  # the open object continues in this chunk
+        if len(runs):
+            if has_open:
+                finished.add(open_id)
+            index = pd.Index(runs)
+            repeated = [i for i in runs if i in finished] + list(index[index.duplicated()])
+            if repeated:
+                raise ValueError(
+                    f"{path}: the rows of object {repeated[0]!r} are not consecutive; "
+                    f"sort the file by {id_column!r} (it is read in batches of whole "
+                    "objects)"
+                )
+            finished.update(runs[:-1])
+            open_id, has_open = runs[-1], True
+            n_pending += len(runs)
+        pending.append(chunk)
+        if n_pending > n_objects:
+            frame = pd.concat(pending, ignore_index=True)
+            tail = frame[id_column].eq(open_id).to_numpy()
+            yield from _groups(frame[~tail], id_column, n_objects)
+            pending, n_pending = [frame[tail]], 1
+    if pending:
+        yield from _groups(pd.concat(pending, ignore_index=True), id_column, n_objects)
+
+
+def _groups(frame, id_column, n_objects):
+    """Split a long table of whole objects into tables of ``n_objects`` objects."""
+    ids = frame[id_column]
+    group = (ids.ne(ids.shift()).cumsum().to_numpy() - 1) // n_objects
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    for rows in np.split(np.arange(len(frame)), bounds):
+        yield frame.iloc[rows[0] : rows[-1] + 1]
 
 
 def write_light_curves(path, X, y=None, *, ids=None, band=None):
@@ -384,7 +935,7 @@ def write_light_curves(path, X, y=None, *, ids=None, band=None):
     >>> X2[1].tolist(), y2.tolist(), ids.tolist()
     ([[0.5, 12.0, 0.019999999552965164]], ['EA', 'EW'], ['obj0', 'obj1'])
     """
-    lc = as_light_curves(X)
+    lc = _as_light_curves(X)
     n = len(lc)
     if ids is None:
         ids = lc.ids if lc.ids is not None else [f"obj{k}" for k in range(n)]

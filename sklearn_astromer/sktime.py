@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from ._classifier import AstromerClassifier
 from ._embedder import AstromerEmbedder
+from ._lightcurves import LightCurves, _as_arrays, _offsets_from_lengths, _validated
 
 __all__ = ["AstromerTransformer", "AstromerTimeSeriesClassifier", "panel_to_light_curves"]
 
@@ -67,8 +68,14 @@ _C = _defaults(AstromerClassifier)
 # --------------------------------------------------------------------------- conversion
 
 
-def panel_to_light_curves(X, *, time_column=None, mag_column=None, err_column=None):
-    """Convert an sktime panel to a list of per-object light-curve arrays.
+def panel_to_light_curves(
+    X, *, time_column=None, mag_column=None, err_column=None, as_light_curves=False
+):
+    """Convert an sktime panel to light curves.
+
+    The panel is read in one pass into concatenated arrays; the adapters hand the
+    resulting :class:`~sklearn_astromer.LightCurves` to the wrapped estimator, which
+    takes it as it is.
 
     Parameters
     ----------
@@ -83,19 +90,26 @@ def panel_to_light_curves(X, *, time_column=None, mag_column=None, err_column=No
         ``time_column`` nor ``err_column``.
     err_column : str, default=None
         Column holding 1-sigma magnitude errors; None uses no errors.
+    as_light_curves : bool, default=False
+        Return one validated :class:`~sklearn_astromer.LightCurves` (objects sorted by
+        time, ``ids`` the instance labels) instead of a list of arrays and the ids.
 
     Returns
     -------
     light_curves : list of ndarray of shape (n_obs_i, 2) or (n_obs_i, 3)
-        Columns time (days), magnitude[, error], float64, in the order of the panel.
+        Columns time (days), magnitude[, error], float64, in the order of the panel;
+        not validated. Returned with ``ids`` unless ``as_light_curves`` is True.
     ids : ndarray of shape (n_objects,)
         Instance labels of the panel (positions for ``df-list``).
+    light_curves : LightCurves
+        With ``as_light_curves=True``, instead of the two above.
 
     Raises
     ------
     ValueError
         If a named column is missing, no magnitude column is left, or the time index
-        cannot be read as times.
+        cannot be read as times; with ``as_light_curves=True``, also if a value is
+        invalid (the message names the instance).
 
     Examples
     --------
@@ -107,41 +121,66 @@ def panel_to_light_curves(X, *, time_column=None, mag_column=None, err_column=No
     >>> curves, ids = panel_to_light_curves(X)
     >>> curves[0].tolist(), ids.tolist()
     ([[0.0, 15.0], [3.0, 15.2]], ['a', 'b'])
+    >>> lc = panel_to_light_curves(X, as_light_curves=True)
+    >>> lc.lengths.tolist(), lc.ids.tolist()
+    ([2, 1], ['a', 'b'])
     """
     names = {"time": time_column, "mag": mag_column, "err": err_column}
-    if isinstance(X, list):
-        frames = X
-        ids = np.arange(len(X))
-    elif isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
-        return _from_multiindex(X, names)
-    elif isinstance(X, pd.DataFrame):
-        frames = [_nested_row(X, i) for i in range(len(X))]
-        ids = X.index.to_numpy()
+    if isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+        lc = _from_multiindex(X, names)
+    elif isinstance(X, (list, pd.DataFrame)):
+        lc = _from_frames(X, names)
     else:
         raise TypeError(
             "expected an sktime panel (pd-multiindex or nested_univ DataFrame, or a list "
             f"of DataFrames), got {type(X).__name__}"
         )
-    curves = []
+    if as_light_curves:
+        return _validated(lc)
+    return _as_arrays(lc), lc.ids
+
+
+def _from_frames(X, names):
+    """``df-list`` and ``nested_univ``: one small DataFrame per instance, joined once."""
+    if isinstance(X, list):
+        frames, ids = X, np.arange(len(X))
+    else:
+        frames, ids = (_nested_row(X, i) for i in range(len(X))), X.index.to_numpy()
+    columns = {"time": [], "mag": [], "err": []}
     for frame in frames:
-        columns = _pick_columns(list(frame.columns), names)
-        time = _times(frame, columns["time"], frame.index)
-        curves.append(_stack(time, frame, columns))
-    return curves, ids
+        picked = _pick_columns(list(frame.columns), names)
+        for key, values in _columns(frame, picked, frame.index).items():
+            columns[key].append(values)
+    lengths = [len(time) for time in columns["time"]]
+    # Unvalidated: the list form of panel_to_light_curves is returned as read.
+    return LightCurves(
+        time=_concatenate(columns["time"]),
+        mag=_concatenate(columns["mag"]),
+        err=_concatenate(columns["err"]) if names["err"] is not None else None,
+        offsets=_offsets_from_lengths(lengths),
+        ids=ids,
+    )
 
 
 def _from_multiindex(X, names):
     """Vectorised ``pd-multiindex`` conversion: one pass over all rows."""
-    columns = _pick_columns(list(X.columns), names)
-    instance = X.index.get_level_values(0)
-    codes, ids = pd.factorize(instance, sort=False)
-    time = _times(X, columns["time"], X.index.get_level_values(-1))
-    data = _stack(time, X, columns)
+    picked = _pick_columns(list(X.columns), names)
+    codes, ids = pd.factorize(X.index.get_level_values(0), sort=False)
+    columns = _columns(X, picked, X.index.get_level_values(-1))
     # A stable sort keeps each instance's rows in their given (time) order even when
     # instances are interleaved.
     order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=len(ids))
-    return np.split(data[order], np.cumsum(counts)[:-1]), np.asarray(ids)
+    return LightCurves(
+        time=columns["time"][order],
+        mag=columns["mag"][order],
+        err=columns["err"][order] if "err" in columns else None,
+        offsets=_offsets_from_lengths(np.bincount(codes, minlength=len(ids))),
+        ids=np.asarray(ids),
+    )
+
+
+def _concatenate(parts):
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _nested_row(X, i):
@@ -190,11 +229,15 @@ def _times(frame, time_column, index):
     )
 
 
-def _stack(time, frame, columns):
-    parts = [time, frame[columns["mag"]].to_numpy(dtype=np.float64)]
-    if columns["err"] is not None:
-        parts.append(frame[columns["err"]].to_numpy(dtype=np.float64))
-    return np.column_stack(parts)
+def _columns(frame, picked, index):
+    """float64 time, mag[, err] of a frame: {"time": (n,), "mag": (n,)[, "err": (n,)]}."""
+    columns = {
+        "time": _times(frame, picked["time"], index),
+        "mag": frame[picked["mag"]].to_numpy(dtype=np.float64),
+    }
+    if picked["err"] is not None:
+        columns["err"] = frame[picked["err"]].to_numpy(dtype=np.float64)
+    return columns
 
 
 def _instance_index(X, n):
@@ -220,13 +263,14 @@ class _Delegating:
         return self._estimator_class(**{name: params[name] for name in names})
 
     def _light_curves(self, X):
-        curves, _ = panel_to_light_curves(
+        """The panel as one validated LightCurves, which the wrapped estimator takes as is."""
+        return panel_to_light_curves(
             X,
             time_column=self.time_column,
             mag_column=self.mag_column,
             err_column=self.err_column,
+            as_light_curves=True,
         )
-        return curves
 
 
 _COMMON_TAGS = {
@@ -262,7 +306,7 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         nor the error column.
     err_column : str, default=None
         Column with 1-sigma magnitude errors; None uses no errors.
-    preset, n_layers, n_heads, d_model, d_ff, dropout, window_length
+    preset, n_layers, n_heads, d_model, d_ff, dropout, window_length, architecture
         Architecture, as in :class:`~sklearn_astromer.AstromerEmbedder`.
     pooling : {"mean", "max", "layers", "weighted"}
         How the encoder outputs become one row per series, as in
@@ -333,6 +377,7 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         d_ff=_E["d_ff"],
         dropout=_E["dropout"],
         window_length=_E["window_length"],
+        architecture=_E["architecture"],
         pooling=_E["pooling"],
         max_epochs=_E["max_epochs"],
         batch_size=_E["batch_size"],
@@ -360,6 +405,7 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         self.d_ff = d_ff
         self.dropout = dropout
         self.window_length = window_length
+        self.architecture = architecture
         self.pooling = pooling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -406,11 +452,11 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         embeddings : pandas.DataFrame of shape (n_instances, n_features)
             One row per series, indexed like the panel's instances.
         """
-        curves = self._light_curves(X)
-        values = self.embedder_.transform(curves)
+        lc = self._light_curves(X)
+        values = self.embedder_.transform(lc)
         return pd.DataFrame(
             values,
-            index=_instance_index(X, len(curves)),
+            index=_instance_index(X, len(lc)),
             columns=self.embedder_.get_feature_names_out(),
         )
 
@@ -449,7 +495,7 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
     time_column, mag_column, err_column : str, default=None
         Where times, magnitudes and errors come from, as in
         :class:`AstromerTransformer`.
-    preset, n_layers, n_heads, d_model, d_ff, dropout, window_length
+    preset, n_layers, n_heads, d_model, d_ff, dropout, window_length, architecture
         Architecture, as in :class:`~sklearn_astromer.AstromerClassifier`.
     max_epochs, batch_size, lr, probed_fraction, same_fraction, random_fraction, loss
         Self-supervised fine-tuning, as in :class:`~sklearn_astromer.AstromerClassifier`.
@@ -510,6 +556,7 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         d_ff=_C["d_ff"],
         dropout=_C["dropout"],
         window_length=_C["window_length"],
+        architecture=_C["architecture"],
         max_epochs=_C["max_epochs"],
         batch_size=_C["batch_size"],
         lr=_C["lr"],
@@ -539,6 +586,7 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         self.d_ff = d_ff
         self.dropout = dropout
         self.window_length = window_length
+        self.architecture = architecture
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

@@ -844,10 +844,11 @@ class _LightCurveFile:
 
 
 def _whole_objects(chunks, id_column, n_objects, path):
-    """Regroup row chunks of a long table into DataFrames of at most ``n_objects`` objects.
+    """Regroup row chunks of a long table into DataFrames of ``n_objects`` whole objects.
 
-    The last object of a chunk may continue in the next one, so its rows are held back
-    until another object starts. The ids of finished objects are remembered (not their
+    Every table but the last holds exactly ``n_objects`` objects. The last object of a
+    chunk may continue in the next one, so its rows are held back until another object
+    starts; memory holds at most one batch of objects and one chunk. The ids of finished objects are remembered (not their
     rows) so that an object whose rows are not consecutive raises a ValueError instead
     of being read twice as two partial light curves.
     """
@@ -886,18 +887,26 @@ def _whole_objects(chunks, id_column, n_objects, path):
             n_pending += len(runs)
         pending.append(chunk)
         if n_pending > n_objects:
+            # Yield full batches of finished objects; the rest (fewer than n_objects
+            # finished ones, then the open one) waits for the next chunk.
             frame = pd.concat(pending, ignore_index=True)
-            tail = frame[id_column].eq(open_id).to_numpy()
-            yield from _groups(frame[~tail], id_column, n_objects)
-            pending, n_pending = [frame[tail]], 1
+            n_full = (n_pending - 1) // n_objects * n_objects
+            run = _object_runs(frame[id_column])
+            done = run < n_full
+            yield from _groups(frame[done], id_column, n_objects)
+            pending, n_pending = [frame[~done]], n_pending - n_full
     if pending:
         yield from _groups(pd.concat(pending, ignore_index=True), id_column, n_objects)
 
 
+def _object_runs(ids):
+    """ndarray of shape (n_rows,): index of each row's object, counting runs of equal ids."""
+    return ids.ne(ids.shift()).cumsum().to_numpy() - 1
+
+
 def _groups(frame, id_column, n_objects):
     """Split a long table of whole objects into tables of ``n_objects`` objects."""
-    ids = frame[id_column]
-    group = (ids.ne(ids.shift()).cumsum().to_numpy() - 1) // n_objects
+    group = _object_runs(frame[id_column]) // n_objects
     bounds = np.flatnonzero(np.diff(group)) + 1
     for rows in np.split(np.arange(len(frame)), bounds):
         yield frame.iloc[rows[0] : rows[-1] + 1]

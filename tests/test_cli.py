@@ -158,6 +158,34 @@ def test_embed_band_filter(tmp_path, data, tiny_model):
     assert set(table["band"]) == {"r"}
 
 
+def test_embed_drops_placeholder_times(tmp_path, data, tiny_model):
+    X, y, ids = data
+    model, embedder = tiny_model
+    frame = long_table(X, y, ids)
+    # obj01 gains a first observation at Julian date 0; "ghost" has nothing else.
+    placeholder = frame[frame["object_id"] == "obj01"].iloc[:1].assign(mjd=-2409998.5)
+    ghost = placeholder.assign(object_id="ghost")
+    at = int(np.flatnonzero(frame["object_id"] == "obj01")[0])
+    frame = pd.concat([frame.iloc[:at], placeholder, frame.iloc[at:], ghost])
+    source = tmp_path / "placeholders.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "emb.parquet"
+    common = ["-o", str(out), "--weights", str(model), "--no-progress"]
+
+    # Run by hand, the warning is printed on stderr.
+    with pytest.warns(UserWarning, match=r"dropped 1 light curve\(s\) .*: 'ghost'"):
+        assert main(["embed", str(source), *common, "--batch-size", "4"]) == 0
+    table, values = embeddings(out)
+    assert list(table["object_id"]) == list(ids)
+    np.testing.assert_allclose(values, embedder.transform(X), rtol=1e-5, atol=1e-6)
+
+    assert main(["embed", str(source), *common, "--keep-negative-times"]) == 0
+    table, kept = embeddings(out)
+    assert list(table["object_id"]) == [*ids, "ghost"]
+    assert not np.allclose(kept[1], values[1], atol=1e-4)  # obj01 read with its placeholder
+    np.testing.assert_allclose(kept[2:-1], values[2:], rtol=1e-5, atol=1e-6)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -7,6 +7,8 @@ from scipy import sparse
 from sklearn_astromer._lightcurves import (
     LightCurves,
     NonNumericDataError,
+    _as_arrays,
+    _validated,
     as_light_curves,
     n_regular_columns,
 )
@@ -156,6 +158,34 @@ def test_result_does_not_share_memory_with_input():
 def test_light_curves_pass_through_unchanged():
     lc = as_light_curves(OBJECTS)
     assert as_light_curves(lc) is lc
+    # Not even validated again: a LightCurves is trusted to come from the funnel or a
+    # reader that validated it.
+    unchecked = LightCurves(time=[np.nan], mag=[1.0], err=None, offsets=[0, 1])
+    assert as_light_curves(unchecked) is unchecked
+    empty = lc.subset(np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match="no light curves: the LightCurves holds 0 objects"):
+        as_light_curves(empty)
+
+
+def test_readers_helpers_validate_and_split_without_loops():
+    raw = LightCurves(time=[2.0, 1.0, 5.0], mag=[20.0, 10.0, 50.0], err=[0.2, 0.1, 0.5],
+                      offsets=[0, 2, 3], ids=["a", "b"])
+    lc = _validated(raw)
+    assert lc.time.tolist() == [1.0, 2.0, 5.0] and lc.mag.tolist() == [10.0, 20.0, 50.0]
+    assert lc.ids.tolist() == ["a", "b"]
+    already = _validated(lc)
+    assert np.shares_memory(already.time, lc.time)  # sorted input: no copy
+    bad = LightCurves(time=[1.0, np.inf], mag=[1.0, 2.0], err=None, offsets=[0, 1, 2],
+                      ids=["a", "b"])
+    with pytest.raises(ValueError, match=r"light curve 1 \('b'\): NaN or infinite time"):
+        _validated(bad)
+
+    arrays = _as_arrays(lc)
+    assert [a.shape for a in arrays] == [(2, 3), (1, 3)]
+    assert_array_equal(arrays[0], [[1.0, 10.0, 0.1], [2.0, 20.0, 0.2]])
+    assert arrays[0].base is arrays[1].base  # views of one buffer
+    assert_array_equal(as_light_curves(arrays).time, lc.time)
+    assert _as_arrays(lc.subset([])) == []
 
 
 def test_stable_sort_keeps_the_order_of_duplicated_times():

@@ -13,7 +13,13 @@ pytest.importorskip("sktime")
 
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
-from sklearn_astromer import AstromerClassifier, AstromerEmbedder  # noqa: E402
+from sklearn_astromer import (  # noqa: E402
+    AstromerClassifier,
+    AstromerEmbedder,
+    LightCurves,
+    as_light_curves,
+)
+from sklearn_astromer import _lightcurves as lightcurves_module  # noqa: E402
 from sklearn_astromer.datasets import make_light_curves  # noqa: E402
 from sklearn_astromer.sktime import (  # noqa: E402
     AstromerTimeSeriesClassifier,
@@ -134,6 +140,60 @@ def test_interleaved_multiindex_rows_are_grouped():
     assert list(ids) == ["a", "b"]
     np.testing.assert_array_equal(got[0][:, 1], [1.0, 3.0])
     np.testing.assert_array_equal(got[1][:, 1], [2.0, 4.0])
+
+
+@pytest.mark.parametrize("form", ["pd-multiindex", "nested_univ", "df-list"])
+def test_panel_to_one_validated_light_curves(curves, form):
+    X, _ = curves
+    ids = [f"star{k}" for k in range(len(X))]
+    panel = {
+        "pd-multiindex": lambda: to_multiindex(X, ids),
+        "nested_univ": lambda: to_nested(X, ids),
+        "df-list": lambda: to_df_list(X),
+    }[form]()
+    lc = panel_to_light_curves(panel, time_column="mjd", err_column="mag_err",
+                               as_light_curves=True)
+    assert isinstance(lc, LightCurves)
+    expected = as_light_curves(X)
+    for name in ("offsets", "time", "mag", "err"):
+        np.testing.assert_array_equal(getattr(lc, name), getattr(expected, name))
+    assert list(lc.ids) == (list(range(len(X))) if form == "df-list" else ids)
+
+
+def test_panel_light_curves_are_sorted_and_checked():
+    index = pd.MultiIndex.from_tuples([("a", 0), ("a", 1), ("b", 0), ("b", 1)])
+    X = pd.DataFrame({"t": [5.0, 2.0, 1.0, 3.0], "mag": [15.0, 12.0, 11.0, 13.0]}, index=index)
+    lc = panel_to_light_curves(X, time_column="t", as_light_curves=True)
+    assert lc.time.tolist() == [2.0, 5.0, 1.0, 3.0] and lc.mag.tolist()[:2] == [12.0, 15.0]
+    (first, _), _ = panel_to_light_curves(X, time_column="t")  # the list form is as read
+    assert first.tolist() == [[5.0, 15.0], [2.0, 12.0]]
+    X.iloc[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"light curve 1 \('b'\): NaN or infinite magnitude"):
+        panel_to_light_curves(X, time_column="t", as_light_curves=True)
+
+
+def test_adapters_hand_the_estimator_one_light_curves(curves, monkeypatch):
+    X, y = curves
+    panel = to_multiindex(X)
+    received = []
+    fit, transform = AstromerEmbedder.fit, AstromerEmbedder.transform
+
+    def spy(method):
+        def wrapper(self, X, *args, **kwargs):
+            received.append(X)
+            return method(self, X, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(AstromerEmbedder, "fit", spy(fit))
+    monkeypatch.setattr(AstromerEmbedder, "transform", spy(transform))
+    # The funnel's list and DataFrame paths are never taken: the panel is read once.
+    monkeypatch.setattr(lightcurves_module, "_from_sequence", None)
+    monkeypatch.setattr(lightcurves_module, "_from_dataframe", None)
+    trafo = AstromerTransformer(**TINY, time_column="mjd", err_column="mag_err")
+    out = trafo.fit(panel).transform(panel)
+    assert len(received) == 2
+    assert all(isinstance(lc, LightCurves) for lc in received)
+    assert list(received[1].ids) == list(out.index)
 
 
 def test_adapters_expose_the_wrapped_parameters():

@@ -1,4 +1,12 @@
-"""Light-curve data sets: a synthetic generator and a reader/writer for the parquet schema.
+"""Light-curve data sets: a synthetic generator, readers and a writer.
+
+- :func:`make_light_curves` generates labelled synthetic light curves;
+- :func:`load_light_curves` reads a parquet file of the schema below whole, as a list of
+  arrays or (``as_light_curves=True``) one :class:`~sklearn_astromer.LightCurves`;
+- :func:`iter_light_curves` reads parquet or CSV files, nested or one row per
+  observation, in batches of whole objects (what the command line streams);
+- :func:`drop_placeholder_times` is the cleaning rule both readers apply;
+- :func:`write_light_curves` writes the schema.
 
 The parquet schema (one row per object and band) is the one of the shared survey files:
 

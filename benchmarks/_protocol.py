@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sklearn_astromer import datasets
+
 CRTS5_CLASSES = ("EA", "EW", "RRab", "RRc", "RS_CVn")
 CRTS9_CLASSES = CRTS5_CLASSES + ("LPV", "RRd", "beta_lyrae", "HADS")
 
@@ -81,39 +83,22 @@ def load_light_curves(path, band=None):
 
     Notes
     -----
-    Observations at a time ``<= 0`` are dropped: in the CRTS file a few curves carry one
-    observation at MJD -2409998.5, i.e. a Julian date of 0, a placeholder for a missing time.
-    No real survey observation precedes MJD 0 (year 1858).
+    The package's reader (:func:`sklearn_astromer.datasets.load_light_curves`) applies the
+    package's cleaning rule: observations at placeholder times (before MJD 0; in the CRTS
+    file four curves carry one at MJD -2409998.5, a Julian date of 0) are dropped.
     """
-    table = pd.read_parquet(path, columns=["object_id", "label", "band", "mjd", "mag", "mag_err"])
-    bands = table["band"].unique()
-    if band is None:
-        if len(bands) > 1:
-            raise ValueError(
-                f"{path} holds several bands {sorted(bands)}; choose one with --band"
-            )
-    else:
-        if band not in set(bands):
-            raise ValueError(f"band {band!r} not in {path} (bands: {sorted(bands)})")
-        table = table[table["band"] == band]
-    if table["object_id"].duplicated().any():
-        raise ValueError(f"{path}: object ids repeat within band; expected one row per object")
-    curves = [
-        _as_curve(t, m, e) for t, m, e in zip(table["mjd"], table["mag"], table["mag_err"])
-    ]
+    curves, labels, ids = datasets.load_light_curves(path, band=band, return_ids=True)
+    if pd.Series(ids).duplicated().any():
+        raise ValueError(
+            f"{path}: object ids repeat; expected one row per object (if the file holds "
+            "several bands, choose one with --band)"
+        )
     return LightCurveSet(
-        object_ids=table["object_id"].to_numpy(dtype=str),
-        labels=table["label"].to_numpy(dtype=str),
+        object_ids=np.asarray(ids, dtype=str),
+        labels=np.asarray(labels, dtype=str),
         curves=curves,
         source=str(path),
     )
-
-
-def _as_curve(mjd, mag, mag_err):
-    curve = np.column_stack(
-        [np.asarray(mjd, np.float64), np.asarray(mag, np.float64), np.asarray(mag_err, np.float64)]
-    )
-    return curve[curve[:, 0] > 0]
 
 
 @dataclass

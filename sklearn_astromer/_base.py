@@ -3,7 +3,6 @@ encoder's construction, self-supervised training and embedding."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from numbers import Integral, Real
 from pathlib import Path
@@ -12,19 +11,19 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ._encoding import encode
+from ._inference import encode
 from ._io import is_saved_model, load_model
 from ._lightcurves import as_light_curves, n_regular_columns
 from ._model import Astromer, AstromerConfig
-from ._net import train
+from ._training import TrainingConfig, train_self_supervised
 
-__all__ = ["AstromerBase", "resolve_device", "seeded"]
+__all__ = ["AstromerBase", "resolve_device"]
 
+#: Architecture sizes that are estimator parameters of their own.
 _SIZES = ("n_layers", "n_heads", "d_model", "d_ff", "window_length")
 
 
@@ -33,20 +32,6 @@ def resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-@contextlib.contextmanager
-def seeded(seed):
-    """Run torch code with its global RNG seeded, restoring it afterwards.
-
-    Dropout and weight initialisation draw from torch's global generator;
-    forking it keeps ``fit`` deterministic without touching the caller's
-    random state.
-    """
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def load_start(weights):
@@ -78,6 +63,7 @@ class AstromerBase(BaseEstimator):
         "d_ff": [Interval(Integral, 1, None, closed="left"), None],
         "dropout": [Interval(Real, 0, 1, closed="left"), None],
         "window_length": [Interval(Integral, 1, None, closed="left"), None],
+        "architecture": [dict, AstromerConfig, None],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -96,8 +82,44 @@ class AstromerBase(BaseEstimator):
 
     # -- configuration -------------------------------------------------------
 
-    def _starting_model(self):
+    def _architecture_overrides(self):
+        """Architecture fields set by the estimator: ``architecture`` then the sizes.
+
+        Returns
+        -------
+        overrides : dict
+            Field name -> value, without None values.
+        """
+        arch = self.architecture
+        if isinstance(arch, AstromerConfig):
+            arch = arch.to_dict()
+        overrides = dict(arch or {})
+        known = {f.name for f in dataclasses.fields(AstromerConfig)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(
+                f"architecture has unknown fields {sorted(unknown)}; "
+                f"AstromerConfig has {sorted(known)}"
+            )
+        for name in _SIZES + ("dropout",):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if overrides.get(name, value) != value:
+                raise ValueError(
+                    f"{name}={value} contradicts architecture[{name!r}]="
+                    f"{overrides[name]}; set it in one place"
+                )
+            overrides[name] = value
+        return {k: v for k, v in overrides.items() if v is not None}
+
+    def _starting_model(self, seeds):
         """Build the encoder to train: from ``weights`` or freshly initialised.
+
+        Parameters
+        ----------
+        seeds : Seeds
+            Its ``"initialisation"`` torch seed draws random weights.
 
         Returns
         -------
@@ -105,22 +127,46 @@ class AstromerBase(BaseEstimator):
         extra : dict
             Estimator state saved with the weights (empty for a new model).
         """
-        sizes = {name: getattr(self, name) for name in _SIZES}
+        overrides = self._architecture_overrides()
         if self.weights is None:
-            config = AstromerConfig.preset(self.preset, dropout=self.dropout, **sizes)
-            return Astromer(config), {}
+            if isinstance(self.architecture, AstromerConfig):
+                config = dataclasses.replace(self.architecture, **overrides)
+            else:
+                config = AstromerConfig.preset(self.preset, **overrides)
+            with seeds.torch("initialisation"):
+                return Astromer(config), {}
         config, state_dict, extra = load_start(self.weights)
-        clash = {k: v for k, v in sizes.items() if v is not None and v != getattr(config, k)}
+        # Dropout changes training only; everything else is fixed by the weights.
+        dropout = overrides.pop("dropout", None)
+        clash = {k: v for k, v in overrides.items() if v != getattr(config, k)}
         if clash:
             raise ValueError(
                 f"weights={self.weights!r} has a fixed architecture; these settings "
                 f"differ from it: {clash}. Leave them as None."
             )
-        if self.dropout is not None:
-            config = dataclasses.replace(config, dropout=self.dropout)
+        if dropout is not None:
+            config = dataclasses.replace(config, dropout=dropout)
         module = Astromer(config)
         module.load_state_dict(state_dict)
         return module, extra
+
+    def _training_config(self, stage):
+        """The :class:`TrainingConfig` of a stage from the estimator's parameters.
+
+        Parameters
+        ----------
+        stage : {"self-supervised", "head", "end-to-end"}
+        """
+        supervised = stage != "self-supervised"
+        return TrainingConfig(
+            max_epochs=self.head_epochs if supervised else self.max_epochs,
+            batch_size=self.batch_size,
+            lr=getattr(self, "head_lr", self.lr) if supervised else self.lr,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            device=self.device_,
+            verbose=self.verbose,
+        )
 
     @staticmethod
     def _encode_labels(y, lc):
@@ -144,47 +190,43 @@ class AstromerBase(BaseEstimator):
                 del self.n_features_in_
         return lc
 
-    def _seeds(self):
-        """Independent seeds for torch and numpy drawn from ``random_state``."""
-        rng = check_random_state(self.random_state)
-        return int(rng.randint(2**31 - 1)), np.random.default_rng(rng.randint(2**31 - 1))
-
     # -- training and embedding ------------------------------------------------
 
-    def _fit_encoder(self, lc):
-        """Set ``module_``, ``config_``, ``history_`` and ``device_``; return extra state."""
-        torch_seed, rng = self._seeds()
+    def _fit_encoder(self, lc, module, seeds):
+        """Train ``module`` by masked reconstruction on ``lc`` (``max_epochs`` > 0);
+        set ``module_``, ``config_``, ``history_`` and ``device_``.
+
+        Parameters
+        ----------
+        lc : LightCurves
+        module : Astromer
+            The starting model (see :meth:`_starting_model`).
+        seeds : Seeds
+        """
         self.device_ = resolve_device(self.device)
-        with seeded(torch_seed):
-            module, extra = self._starting_model()
-            module.to(self.device_)
-            self.history_ = []
-            if self.max_epochs > 0:
-                self.history_ = train(
+        module.to(self.device_)
+        self.history_ = []
+        if self.max_epochs > 0:
+            with seeds.torch("self-supervised"):
+                self.history_ = train_self_supervised(
                     module,
                     lc,
-                    max_epochs=self.max_epochs,
-                    batch_size=self.batch_size,
-                    lr=self.lr,
+                    self._training_config("self-supervised"),
                     masking={
                         "probed": self.probed_fraction,
                         "same": self.same_fraction,
                         "random": self.random_fraction,
                     },
                     weighted_loss=self.loss == "weighted_rmse",
-                    validation_fraction=self.validation_fraction,
-                    patience=self.patience,
-                    device=self.device_,
-                    rng=rng,
-                    verbose=self.verbose,
+                    rng=seeds.generator("self-supervised"),
                 )
         module.eval()
         self.module_ = module
         self.config_ = module.config
-        return extra, torch_seed, rng
 
-    def _encode(self, lc):
-        """Per-object pooled layer embeddings of ``lc`` (see :func:`encode`)."""
+    def _encode(self, lc, statistics=("layer_means",)):
+        """Per-object statistics of ``lc`` (see :func:`~sklearn_astromer._inference.encode`)."""
         return encode(
-            self.module_, lc, batch_size=self.inference_batch_size, device=self.device_
+            self.module_, lc, statistics, batch_size=self.inference_batch_size,
+            device=self.device_,
         )

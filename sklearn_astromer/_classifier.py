@@ -10,9 +10,9 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import AstromerBase, seeded
+from ._base import AstromerBase
 from ._heads import EncoderClassifier, LayerWeightedHead
-from ._net import fit_head, fit_windows
+from ._training import Seeds, train_end_to_end, train_head
 
 __all__ = ["AstromerClassifier"]
 
@@ -32,7 +32,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
 
     Parameters
     ----------
-    weights, preset, n_layers, n_heads, d_model, d_ff, dropout, window_length
+    weights, preset, n_layers, n_heads, d_model, d_ff, dropout, window_length, architecture
         The encoder, as in :class:`AstromerEmbedder`.
     max_epochs : int, default=10
         Self-supervised fine-tuning epochs before the head is trained.
@@ -98,6 +98,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         d_ff=None,
         dropout=None,
         window_length=None,
+        architecture=None,
         max_epochs=10,
         batch_size=64,
         lr=1e-3,
@@ -125,6 +126,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         self.d_ff = d_ff
         self.dropout = dropout
         self.window_length = window_length
+        self.architecture = architecture
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -162,29 +164,25 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         lc = self._check_light_curves(X, reset=True)
         self.classes_, labels = self._encode_labels(y, lc)
 
-        _, torch_seed, rng = self._fit_encoder(lc)
+        seeds = Seeds.from_random_state(self.random_state)
+        module, _ = self._starting_model(seeds)
+        self._fit_encoder(lc, module, seeds)
         config = self.config_
-        stage = dict(
-            max_epochs=self.head_epochs,
-            batch_size=self.batch_size,
-            lr=self.head_lr,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            device=self.device_,
-            verbose=self.verbose,
-        )
-        with seeded(torch_seed + 1):
+        features = self._encode(lc, ["layer_means"])["layer_means"]  # (N, M, D)
+        stage = "end-to-end" if self.train_encoder else "head"
+        with seeds.torch(stage):
             head = LayerWeightedHead(
                 config.n_layers + 1, config.d_model, len(self.classes_), tuple(self.hidden_layer_sizes)
-            ).to(self.device_)
-            features = self._encode(lc).means
-            head.standardize_with(features)
+            )
+            head.standardize_with(features).to(self.device_)
+            training = self._training_config(stage)
+            rng = seeds.generator(stage)
             if self.train_encoder:
                 model = EncoderClassifier(self.module_, head)
-                self.head_history_ = fit_windows(model, lc, labels, rng=rng, **stage)
+                self.head_history_ = train_end_to_end(model, lc, labels, training, rng=rng)
             else:
-                self.head_history_ = fit_head(head, features, labels, **stage)
-        self.head_ = head  # left in eval mode by fit_head / fit_windows
+                self.head_history_ = train_head(head, features, labels, training, rng=rng)
+        self.head_ = head  # left in eval mode by fit_net
         self.layer_weights_ = head.layer_weights().detach().cpu().numpy()
         return self
 
@@ -210,7 +208,8 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         """
         check_is_fitted(self, "head_")
         lc = self._check_light_curves(X, reset=False)
-        features = torch.from_numpy(self._encode(lc).means).to(self.device_)
+        features = self._encode(lc, ["layer_means"])["layer_means"]
+        features = torch.from_numpy(features).to(self.device_)
         logits = self.head_(features)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 

@@ -11,10 +11,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import AstromerBase, seeded
+from ._base import AstromerBase
 from ._heads import LayerWeightedHead
 from ._io import save_model
-from ._net import fit_head
+from ._pooling import POOLINGS, LayerWeighting
+from ._training import Seeds, train_head
 
 __all__ = ["AstromerEmbedder"]
 
@@ -45,12 +46,20 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         ``weights`` fixes the architecture.
     dropout : float, default=None
         Dropout rate; None keeps the preset's or the weights' (0.1).
+    architecture : dict or AstromerConfig, default=None
+        Any other architecture field of
+        :class:`~sklearn_astromer.AstromerConfig` (e.g. ``{"pe_base": 1000.0}``),
+        applied on top of ``preset``; a full ``AstromerConfig`` replaces the
+        preset. Saved with the model and restored on load. With ``weights``
+        the fields given must match the weights' architecture.
     pooling : {"mean", "max", "layers", "weighted"}, default="mean"
         ``"mean"``: masked mean of the last block over real observations;
         ``"max"``: masked max of the last block; ``"layers"``: masked means
         of the input embedding and of every block, concatenated;
-        ``"weighted"``: those per-layer means combined with softmax weights,
-        learned from ``y`` when ``fit`` gets labels, equal otherwise.
+        ``"weighted"``: those per-layer means, each dimension standardised
+        with the statistics of the light curves ``fit`` sees, combined with
+        softmax weights, learned from ``y`` when ``fit`` gets labels, equal
+        otherwise (the classifier's head combines layers the same way).
     max_epochs : int, default=10
         Epochs of self-supervised training; 0 uses the starting weights as
         they are.
@@ -94,8 +103,12 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         The trained encoder, in eval mode.
     config_ : AstromerConfig
         Its architecture.
+    layer_weighting_ : LayerWeighting or None
+        For ``pooling="weighted"``: the layer weights and the per-layer
+        standardisation (None for other poolings).
     layer_weights_ : ndarray of shape (n_layers + 1,)
-        Weights of the per-layer embeddings for ``pooling="weighted"``.
+        The softmax layer weights of ``layer_weighting_``
+        (``pooling="weighted"`` only).
     history_ : list of dict
         Per-epoch losses of the self-supervised training.
     n_features_in_ : int
@@ -115,7 +128,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
 
     _parameter_constraints = {
         **AstromerBase._parameter_constraints,
-        "pooling": [StrOptions({"mean", "max", "layers", "weighted"})],
+        "pooling": [StrOptions(set(POOLINGS))],
         "head_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -130,6 +143,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         d_ff=None,
         dropout=None,
         window_length=None,
+        architecture=None,
         pooling="mean",
         max_epochs=10,
         batch_size=64,
@@ -155,6 +169,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         self.d_ff = d_ff
         self.dropout = dropout
         self.window_length = window_length
+        self.architecture = architecture
         self.pooling = pooling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -189,39 +204,47 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         self : AstromerEmbedder
         """
         lc = self._check_light_curves(X, reset=True)
-        learn_weights = y is not None and self.pooling == "weighted"
-        if learn_weights:
+        labels = None
+        if y is not None and self.pooling == "weighted":
             # Checked before training, so that bad labels fail fast.
             _, labels = self._encode_labels(y, lc)
-        extra, torch_seed, _ = self._fit_encoder(lc)
-        n = self.config_.n_layers + 1
-        saved = extra.get("layer_weights")
-        self.layer_weights_ = (
-            np.asarray(saved, dtype=np.float32) if saved is not None and len(saved) == n
-            else np.full(n, 1.0 / n, dtype=np.float32)
-        )
-        if learn_weights:
-            self.layer_weights_ = self._learn_layer_weights(lc, labels, torch_seed)
+        seeds = Seeds.from_random_state(self.random_state)
+        module, extra = self._starting_model(seeds)
+        self._fit_encoder(lc, module, seeds)
+        self.layer_weighting_ = None
+        if self.pooling == "weighted":
+            self.layer_weighting_ = self._layer_weighting(lc, labels, extra, seeds)
         return self
 
-    def _learn_layer_weights(self, lc, labels, seed):
-        """Softmax layer weights of a linear classifier on per-layer means."""
-        features = self._encode(lc).means
-        with seeded(seed):
-            head = LayerWeightedHead(features.shape[1], features.shape[2], labels.max() + 1, ())
-            fit_head(
-                head,
-                features,
-                labels,
-                max_epochs=self.head_epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                validation_fraction=self.validation_fraction,
-                patience=self.patience,
-                device=self.device_,
-                verbose=self.verbose,
+    def _layer_weighting(self, lc, labels, extra, seeds):
+        """The weighting of ``pooling="weighted"``: saved, learned or equal.
+
+        Saved with the starting weights, it is kept when the encoder is not
+        trained and no labels are given; otherwise the standardisation is
+        fitted on ``lc`` and the weights are those of a linear classifier on
+        the standardised per-layer means (equal without labels).
+        """
+        saved = extra.get("layer_weighting")
+        if saved is not None and labels is None and self.max_epochs == 0:
+            return LayerWeighting.from_dict(saved)
+        layer_means = self._encode(lc, ["layer_means"])["layer_means"]  # (N, M, D)
+        if labels is None:
+            return LayerWeighting.equal(layer_means)
+        n_layers, d_model = layer_means.shape[1:]
+        with seeds.torch("head"):
+            head = LayerWeightedHead(n_layers, d_model, labels.max() + 1, ())
+            head.standardize_with(layer_means).to(self.device_)
+            train_head(
+                head, layer_means, labels, self._training_config("head"),
+                rng=seeds.generator("head"),
             )
-        return head.layer_weights().detach().cpu().numpy()
+        return head.weighting()
+
+    @property
+    def layer_weights_(self):
+        if getattr(self, "layer_weighting_", None) is None:
+            raise AttributeError("layer_weights_ exists for pooling='weighted' only")
+        return self.layer_weighting_.weights
 
     def transform(self, X):
         """Embed light curves, one row per object.
@@ -239,15 +262,9 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         """
         check_is_fitted(self, "module_")
         lc = self._check_light_curves(X, reset=False)
-        emb = self._encode(lc)
-        if self.pooling == "mean":
-            out = emb.means[:, -1]
-        elif self.pooling == "max":
-            out = emb.maxes
-        elif self.pooling == "layers":
-            out = emb.means.reshape(len(lc), -1)
-        else:
-            out = np.einsum("nmd,m->nd", emb.means, self.layer_weights_)
+        pooling = POOLINGS[self.pooling]
+        statistic = self._encode(lc, [pooling.statistic])[pooling.statistic]
+        out = pooling.combine(statistic, self.layer_weighting_)
         out = np.ascontiguousarray(out, dtype=np.float32)
         if _get_output_config("transform", self)["dense"] == "pandas":
             index = pd.Index(lc.ids, name="object_id") if lc.ids is not None else None
@@ -256,11 +273,10 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
 
     @property
     def _n_features_out(self):
-        layers = self.config_.n_layers + 1 if self.pooling == "layers" else 1
-        return layers * self.config_.d_model
+        return POOLINGS[self.pooling].width(self.config_)
 
     def save(self, path):
-        """Save the fitted encoder (and layer weights) to a folder.
+        """Save the fitted encoder (and layer weighting) to a folder.
 
         The folder (``config.json`` + ``model.safetensors``, no pickle) is
         accepted back by ``weights=path``.
@@ -274,7 +290,9 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         path : pathlib.Path
         """
         check_is_fitted(self, "module_")
-        extra = {"layer_weights": self.layer_weights_.tolist()}
+        extra = {}
+        if self.layer_weighting_ is not None:
+            extra["layer_weighting"] = self.layer_weighting_.to_dict()
         return save_model(path, self.config_, self.module_.state_dict(), extra)
 
     def __sklearn_tags__(self):

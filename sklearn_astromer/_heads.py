@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._pooling import STATISTICS, LayerWeighting
+
 __all__ = ["LayerWeightedHead", "EncoderClassifier"]
 
 
@@ -54,6 +56,14 @@ class LayerWeightedHead(nn.Module):
         """Softmax of ``gamma``, shape (n_layers,)."""
         return torch.softmax(self.gamma, dim=0)
 
+    def weighting(self):
+        """The learned combination as a numpy :class:`LayerWeighting`."""
+        return LayerWeighting(
+            weights=self.layer_weights().detach().cpu().numpy(),
+            center=self.center.detach().cpu().numpy(),
+            scale=self.scale.detach().cpu().numpy(),
+        )
+
     def forward(self, layers):
         """Logits (B, C) from per-layer embeddings ``layers`` (B, M, D)."""
         layers = (layers - self.center) / self.scale
@@ -75,7 +85,6 @@ class EncoderClassifier(nn.Module):
 
     def forward(self, times, mags, obs_mask):
         # Embeddings only: the reconstruction head's output would be thrown away.
-        out = self.encoder.layers(times, mags, obs_mask)
-        weights = (obs_mask / obs_mask.sum(dim=1, keepdim=True)).unsqueeze(-1)  # (B, L, 1)
-        layers = torch.stack([(z * weights).sum(dim=1) for z in out], dim=1)
-        return self.head(layers)  # (B, C)
+        layers = self.encoder.layers(times, mags, obs_mask)
+        # The same per-layer masked means as inference: (B, M, D).
+        return self.head(STATISTICS["layer_means"](layers, obs_mask))  # (B, C)

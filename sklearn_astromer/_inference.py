@@ -1,4 +1,10 @@
-"""Inference: light curves -> per-object pooled layer embeddings."""
+"""Inference: light curves -> per-object window statistics of the encoder.
+
+Each light curve is cut into windows that cover it whole; each window is
+encoded and reduced to the statistics a pooling needs (see
+:mod:`~sklearn_astromer._pooling`), which are averaged over the object's
+windows.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from ._pooling import STATISTICS
 from ._preprocessing import covering_windows, make_windows
 
-__all__ = ["LayerEmbeddings", "encode"]
+__all__ = ["encode"]
 
 # Windows per forward pass on CPU. A chunk's activations (16 x 200 x 256
 # float32, 3.3 MB a tensor) stay in cache, where the element-wise layers run
 # several times faster than from memory, and the matrix products are as fast
 # as with larger chunks.
 CPU_CHUNK = 16
-
-
-class LayerEmbeddings:
-    """Per-object embeddings of every layer, averaged over windows.
-
-    Attributes
-    ----------
-    means : ndarray of shape (n_objects, n_layers + 1, d_model), float32
-        Masked mean over real observations of the input embedding and of
-        each block's output, averaged over the object's windows.
-    maxes : ndarray of shape (n_objects, d_model), float32
-        Masked max over real observations of the last block, averaged over
-        the object's windows.
-    """
-
-    def __init__(self, means, maxes):
-        self.means = means
-        self.maxes = maxes
 
 
 def _window_batches(n_obs, length, pad_full, batch_size):
@@ -57,15 +46,14 @@ def _window_batches(n_obs, length, pad_full, batch_size):
     ]
 
 
-def _pooled(module, light_curves, objects, starts, n_obs, batch, *, length, pad_full, device, dtype):
-    """Encode one batch of windows; return their pooled layers.
+def _window_statistics(module, light_curves, objects, starts, n_obs, batch, *, statistics,
+                       length, pad_full, device, dtype):
+    """Encode one batch of windows; return the requested statistics of each.
 
     Returns
     -------
-    means : torch.Tensor of shape (B, n_layers + 1, D), float32
-        Masked mean over real observations of every layer.
-    maxes : torch.Tensor of shape (B, D), float32
-        Masked max over real observations of the last layer.
+    stats : dict of str to torch.Tensor
+        ``STATISTICS[name]`` of each window: (B, D) or (B, M, D), float32.
     """
     pad_to = None if pad_full else int(n_obs[batch].max())
     w = make_windows(light_curves, objects[batch], starts[batch], length, pad_to=pad_to)
@@ -82,24 +70,22 @@ def _pooled(module, light_curves, objects, starts, n_obs, batch, *, length, pad_
             torch.from_numpy(w.mags).to(device, non_blocking=True),
             mask,
         )
-    # Masked mean as a (B, 1, L) x (B, L, D) product: one pass over each layer.
-    weights = (mask / mask.sum(dim=1, keepdim=True)).unsqueeze(1)  # (B, 1, L)
-    means = torch.stack([torch.bmm(weights, z.float()).squeeze(1) for z in layers], dim=1)
-    last = layers[-1].float()
-    if not bool(mask.all()):
-        last = last.masked_fill(~mask.unsqueeze(-1), float("-inf"))
-    return means, last.amax(dim=1)
+    return {name: STATISTICS[name](layers, mask) for name in statistics}
 
 
 @torch.inference_mode()
-def encode(module, light_curves, *, batch_size=256, device="cpu", dtype=None):
-    """Embed light curves with windows that cover each whole curve.
+def encode(module, light_curves, statistics=("layer_means",), *, batch_size=256, device="cpu",
+           dtype=None):
+    """Per-object statistics of the encoder, from windows covering each whole curve.
 
     Parameters
     ----------
     module : Astromer
         The encoder (put in eval mode here).
     light_curves : LightCurves
+    statistics : sequence of str, default=("layer_means",)
+        Keys of :data:`~sklearn_astromer._pooling.STATISTICS`; only these
+        are computed.
     batch_size : int, default=256
         Windows per forward pass. On CPU at most :data:`CPU_CHUNK` windows
         go through at once, so that activations stay in cache, and chunks
@@ -112,7 +98,10 @@ def encode(module, light_curves, *, batch_size=256, device="cpu", dtype=None):
 
     Returns
     -------
-    embeddings : LayerEmbeddings
+    stats : dict of str to ndarray, float32
+        Each statistic averaged over the object's windows: (n_objects, D)
+        for ``"mean"`` and ``"max"``, (n_objects, n_layers + 1, D) for
+        ``"layer_means"``.
 
     Notes
     -----
@@ -123,12 +112,11 @@ def encode(module, light_curves, *, batch_size=256, device="cpu", dtype=None):
     config = module.config
     length = config.window_length
     pad_full = config.pad_full
+    statistics = tuple(dict.fromkeys(statistics))
     objects, starts = covering_windows(light_curves.lengths, length)
     n_obs = np.minimum(light_curves.lengths[objects] - starts, length)
     n_objects = len(light_curves)
-    n_layers = config.n_layers + 1
-    sums = torch.zeros(n_objects, n_layers, config.d_model, dtype=torch.float64)
-    max_sums = torch.zeros(n_objects, config.d_model, dtype=torch.float64)
+    sums = {}  # float64 sums over windows, allocated on the first batch's shapes
 
     on_cpu = torch.device(device).type == "cpu"
     if on_cpu:
@@ -142,18 +130,20 @@ def encode(module, light_curves, *, batch_size=256, device="cpu", dtype=None):
         with torch.inference_mode():
             if n_workers > 1:
                 torch.set_num_threads(1)
-            return batch, *_pooled(
-                module, light_curves, objects, starts, n_obs, batch,
+            return batch, _window_statistics(
+                module, light_curves, objects, starts, n_obs, batch, statistics=statistics,
                 length=length, pad_full=pad_full, device=device, dtype=dtype,
             )
 
     def accumulate(results):
         # In batch order whatever thread finished first: the float64 sums,
         # and so the embeddings, do not depend on scheduling.
-        for batch, means, maxes in results:
+        for batch, stats in results:
             index = torch.from_numpy(objects[batch])
-            sums.index_add_(0, index, means.double().cpu())
-            max_sums.index_add_(0, index, maxes.double().cpu())
+            for name, value in stats.items():
+                if name not in sums:
+                    sums[name] = torch.zeros(n_objects, *value.shape[1:], dtype=torch.float64)
+                sums[name].index_add_(0, index, value.double().cpu())
 
     if n_workers > 1:
         # This thread too: its small accumulations would otherwise wake an
@@ -168,6 +158,7 @@ def encode(module, light_curves, *, batch_size=256, device="cpu", dtype=None):
         accumulate(map(work, batches))
 
     counts = torch.bincount(torch.from_numpy(objects), minlength=n_objects).double()
-    means = (sums / counts[:, None, None]).float().numpy()
-    maxes = (max_sums / counts[:, None]).float().numpy()
-    return LayerEmbeddings(means, maxes)
+    return {
+        name: (total / counts.view(-1, *([1] * (total.dim() - 1)))).float().numpy()
+        for name, total in sums.items()
+    }

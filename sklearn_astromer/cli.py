@@ -19,6 +19,7 @@ import numpy as np
 
 from ._base import _SIZES
 from ._lightcurves import DEFAULT_COLUMNS
+from ._pooling import POOLINGS
 from .datasets import _LightCurveFile
 
 __all__ = ["main"]
@@ -168,9 +169,11 @@ def _parser():
     )
     embed.add_argument(
         "--pooling",
-        choices=("mean", "max", "layers", "weighted"),
+        choices=sorted(POOLINGS),
         default="mean",
-        help="how per-observation outputs become one row per object (default: mean)",
+        help="how per-observation outputs become one row per object: "
+        + "; ".join(f"{name}: {p.description}" for name, p in POOLINGS.items())
+        + " (default: mean)",
     )
     embed.add_argument(
         "--batch-size",

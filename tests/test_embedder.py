@@ -10,7 +10,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
-from sklearn_astromer import AstromerEmbedder
+from sklearn_astromer import AstromerConfig, AstromerEmbedder
 from sklearn_astromer.datasets import load_light_curves, make_light_curves
 
 TINY = dict(weights=None, n_layers=2, n_heads=2, d_model=16, d_ff=16, window_length=32, random_state=0)
@@ -155,3 +155,31 @@ def test_reconstruction_loss_goes_down_on_crts(shared_dir):
     train = [epoch["train_loss"] for epoch in emb.history_]
     assert min(valid[1:]) < 0.95 * valid[0]
     assert train[-1] < train[0]
+
+
+def test_architecture_option_is_saved_and_restored(tmp_path, synthetic):
+    X, _ = synthetic
+    emb = AstromerEmbedder(max_epochs=0, architecture={"pe_base": 1000.0}, **TINY).fit(X)
+    assert emb.config_.pe_base == 1000.0 and emb.config_.n_layers == 2
+    emb.save(tmp_path / "model")
+    back = AstromerEmbedder(weights=tmp_path / "model", max_epochs=0).fit(X[:2])
+    assert back.config_ == emb.config_
+    np.testing.assert_array_equal(back.transform(X), emb.transform(X))
+    # A full configuration is accepted too, and the positional base changes the embedding.
+    config = AstromerConfig.preset("astromer1", n_layers=2, n_heads=2, d_model=16, d_ff=16,
+                                   window_length=32)
+    plain = AstromerEmbedder(weights=None, architecture=config, max_epochs=0, random_state=0).fit(X)
+    assert plain.config_ == config
+    assert not np.allclose(plain.transform(X), emb.transform(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(architecture={"pe_bse": 10.0}), "unknown fields"),
+    (dict(n_layers=2, architecture={"n_layers": 3}), "contradicts"),
+    (dict(weights="macho", architecture={"pe_base": 10.0}), "fixed architecture"),
+])
+def test_architecture_errors(params, match, synthetic):
+    X, _ = synthetic
+    params = {**dict(weights=None, max_epochs=0), **params}
+    with pytest.raises(ValueError, match=match):
+        AstromerEmbedder(**params).fit(X[:2])

@@ -1,0 +1,487 @@
+"""The training engine: seeds, settings, batch builders and the skorch net.
+
+Every training stage of the estimators goes through :func:`build_net` and
+:func:`fit_net`: the same optimiser, progress bar, early stopping and one
+validation rule (:func:`split_objects`: a share of *objects*, stratified
+when labels are known, whose batches are drawn once so that the
+validation loss is comparable across epochs). A stage only supplies its
+module, its loss and how a batch is made:
+
+- ``"self-supervised"``: masked reconstruction on random windows
+  (:class:`MaskedWindows`, :class:`MaskedReconstructionLoss`);
+- ``"head"``: a classification head on precomputed per-layer embeddings;
+- ``"end-to-end"``: encoder and head on random labelled windows
+  (:class:`LabelledWindows`).
+
+Shapes in comments: B windows, L positions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import Dataset as SkorchDataset
+from skorch.helper import predefined_split
+from skorch.utils import to_tensor
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from torch.utils.data import Dataset
+
+from ._losses import masked_rmse, uncertainty_weights
+from ._masking import mask_windows
+from ._preprocessing import make_windows, random_windows
+
+__all__ = [
+    "STAGES",
+    "Seeds",
+    "TrainingConfig",
+    "split_objects",
+    "MaskedWindows",
+    "LabelledWindows",
+    "MaskedReconstructionLoss",
+    "MaskedReconstructionNet",
+    "build_net",
+    "fit_net",
+    "self_supervised_net",
+    "head_net",
+    "end_to_end_net",
+    "train_self_supervised",
+    "train_head",
+    "train_end_to_end",
+]
+
+#: Stages of a fit, in order; each has its own seeds. "initialisation"
+#: builds the starting model (random weights when not loaded).
+STAGES = ("initialisation", "self-supervised", "head", "end-to-end")
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Every seed of one ``fit``, derived from the estimator's ``random_state``.
+
+    Each stage gets an independent torch seed (weight initialisation,
+    dropout) and numpy generator (windows, masks, validation split), so
+    that adding or skipping a stage leaves the others' draws unchanged.
+
+    Parameters
+    ----------
+    torch_seed, numpy_seed : int
+    """
+
+    torch_seed: int
+    numpy_seed: int
+
+    @classmethod
+    def from_random_state(cls, random_state):
+        """Draw the two root seeds from an int, RandomState or None."""
+        rng = check_random_state(random_state)
+        return cls(int(rng.randint(2**31 - 1)), int(rng.randint(2**31 - 1)))
+
+    def generator(self, stage):
+        """The numpy generator of ``stage`` (a fresh one at each call)."""
+        return np.random.default_rng([self.numpy_seed, STAGES.index(stage)])
+
+    @contextlib.contextmanager
+    def torch(self, stage):
+        """Run torch code with the global RNG seeded for ``stage``, restored afterwards.
+
+        Dropout and weight initialisation draw from torch's global
+        generator; forking it keeps ``fit`` deterministic without touching
+        the caller's random state.
+        """
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.torch_seed + STAGES.index(stage))
+            yield
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of one training stage, fixed before it starts.
+
+    Parameters
+    ----------
+    max_epochs : int
+    batch_size : int
+        Light curves (or embeddings) per step.
+    lr : float
+        Adam learning rate.
+    validation_fraction : float
+        Share of objects held out for early stopping; 0 trains for
+        ``max_epochs`` and keeps the last weights.
+    patience : int
+        Epochs without improvement of the validation loss before stopping;
+        the best epoch's weights are restored.
+    device : str
+    verbose : int
+        Per-epoch losses and a progress bar when positive.
+    """
+
+    max_epochs: int
+    batch_size: int
+    lr: float
+    validation_fraction: float
+    patience: int
+    device: str
+    verbose: int
+
+
+def split_objects(n, fraction, rng, labels=None):
+    """The validation rule of every stage: hold out a share of objects.
+
+    Parameters
+    ----------
+    n : int
+        Number of objects.
+    fraction : float
+        Share held out; 0 holds out none.
+    rng : numpy.random.Generator
+    labels : ndarray of shape (n,), default=None
+        Stratify on these when given.
+
+    Returns
+    -------
+    train, valid : ndarray of int64
+        Sorted object indices; ``valid`` is empty when ``fraction`` is 0.
+    """
+    everything = np.arange(n, dtype=np.int64)
+    if not fraction:
+        return everything, everything[:0]
+    n_valid = int(round(n * fraction))
+    if n_valid < 1 or n_valid >= n:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves no light curve for "
+            f"training or validation out of {n}"
+        )
+    train, valid = train_test_split(
+        everything, test_size=n_valid, stratify=labels,
+        random_state=int(rng.integers(2**31 - 1)),
+    )
+    return np.sort(train), np.sort(valid)
+
+
+class _Indices(Dataset):
+    """Dataset of object indices; the stage's ``collate_fn`` makes the batch."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+
+def _as_tensors(arrays):
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+class MaskedWindows:
+    """Turn a batch of light curve indices into masked random windows.
+
+    Used as the ``collate_fn`` of the self-supervised loader: one random
+    window per light curve, with a fresh masking plan, each time the light
+    curve is drawn. All randomness comes from ``rng``.
+
+    Parameters
+    ----------
+    light_curves : LightCurves
+    length : int
+        Window length ``L``.
+    rng : numpy.random.Generator
+    masking : dict
+        ``probed``, ``same`` and ``random`` fractions.
+    pad_full : bool
+        Pad every window to ``L`` (needed by the legacy attention, which
+        sees padding); otherwise pad to the longest window of the batch.
+    """
+
+    def __init__(self, light_curves, length, rng, masking, pad_full):
+        self.light_curves = light_curves
+        self.length = length
+        self.rng = rng
+        self.masking = masking
+        self.pad_full = pad_full
+
+    def arrays(self, indices):
+        """The (X, y) dicts of numpy arrays, each (B, L), for these light curves."""
+        w = _random_windows(self.light_curves, indices, self.length, self.rng, self.pad_full)
+        plan = mask_windows(w.mags, w.obs_mask, self.rng, **self.masking)
+        X = {"times": w.times, "mags": plan.mags, "obs_mask": w.obs_mask, "hidden": plan.hidden}
+        y = {"target": w.mags, "probed": plan.probed, "errs": w.errs, "obs_mask": w.obs_mask}
+        return X, y
+
+    def __call__(self, batch):
+        X, y = self.arrays(batch)
+        return _as_tensors(X), _as_tensors(y)
+
+
+class LabelledWindows:
+    """Turn a batch of light curve indices into unmasked random windows with labels.
+
+    The ``collate_fn`` of end-to-end training: one random window per light
+    curve each time it is drawn, labelled with its object's class.
+
+    Parameters
+    ----------
+    light_curves : LightCurves
+    labels : ndarray of shape (n_objects,), int64
+    length : int
+    rng : numpy.random.Generator
+    pad_full : bool
+    """
+
+    def __init__(self, light_curves, labels, length, rng, pad_full):
+        self.light_curves = light_curves
+        self.labels = labels
+        self.length = length
+        self.rng = rng
+        self.pad_full = pad_full
+
+    def arrays(self, indices):
+        """X (dict of (B, L) arrays) and the labels (B,) of these light curves."""
+        indices = np.asarray(indices, dtype=np.int64)
+        w = _random_windows(self.light_curves, indices, self.length, self.rng, self.pad_full)
+        X = {"times": w.times, "mags": w.mags, "obs_mask": w.obs_mask}
+        return X, self.labels[indices]
+
+    def __call__(self, batch):
+        X, y = self.arrays(batch)
+        return _as_tensors(X), torch.from_numpy(y)
+
+
+def _random_windows(light_curves, indices, length, rng, pad_full):
+    """One random window for each of these light curves."""
+    indices = np.asarray(indices, dtype=np.int64)
+    lengths = light_curves.lengths[indices]
+    starts = random_windows(lengths, length, rng)
+    pad_to = None if pad_full else int(np.minimum(lengths, length).max())
+    return make_windows(light_curves, indices, starts, length, pad_to=pad_to)
+
+
+class MaskedReconstructionLoss(torch.nn.Module):
+    """Masked RMSE of the reconstruction, optionally uncertainty-weighted.
+
+    Parameters
+    ----------
+    weighted : bool, default=False
+        Weight squared errors by min-max scaled inverse magnitude errors
+        (Astromer 2).
+    """
+
+    def __init__(self, weighted=False):
+        super().__init__()
+        self.weighted = weighted
+
+    def forward(self, reconstruction, y):
+        weights = None
+        if self.weighted:
+            weights = uncertainty_weights(y["errs"], y["obs_mask"].bool())
+        return masked_rmse(reconstruction, y["target"], y["probed"].bool(), weights)
+
+
+class MaskedReconstructionNet(NeuralNet):
+    """skorch net training an :class:`~sklearn_astromer._model.Astromer` by
+    masked reconstruction; the loss reads the reconstruction output only."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        return self.criterion_(y_pred["reconstruction"], y_true)
+
+
+def build_net(module, config, *, criterion, valid=None, collate_fn=None, net_class=NeuralNet,
+              **kwargs):
+    """The skorch net of any stage.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    config : TrainingConfig
+    criterion : type or torch.nn.Module
+    valid : torch.utils.data.Dataset, default=None
+        Fixed validation set; when given, early stopping on its loss
+        restores the best epoch's weights.
+    collate_fn : callable, default=None
+        Turns a batch of training items into ``(X, y)`` tensors.
+    net_class : type, default=skorch.NeuralNet
+    **kwargs
+        Further skorch parameters (e.g. ``criterion__weighted``).
+
+    Returns
+    -------
+    net : skorch.NeuralNet
+        Not yet fitted.
+    """
+    callbacks = []
+    if valid is not None:
+        sink = print if config.verbose else (lambda *args, **kw: None)
+        callbacks.append(EarlyStopping(
+            monitor="valid_loss", patience=config.patience, load_best=True, sink=sink
+        ))
+    if config.verbose:
+        callbacks.append(ProgressBar())
+    if collate_fn is not None:
+        kwargs["iterator_train__collate_fn"] = collate_fn
+    return net_class(
+        module,
+        criterion=criterion,
+        optimizer=torch.optim.Adam,
+        lr=config.lr,
+        max_epochs=config.max_epochs,
+        batch_size=config.batch_size,
+        iterator_train__shuffle=True,
+        train_split=None if valid is None else predefined_split(valid),
+        callbacks=callbacks,
+        device=config.device,
+        verbose=config.verbose,
+        **kwargs,
+    )
+
+
+def fit_net(net, X, y=None):
+    """Fit ``net``, leave its module in eval mode, return the per-epoch history.
+
+    Returns
+    -------
+    history : list of dict
+        skorch's per-epoch records (losses, durations), without the
+        per-batch ones.
+    """
+    net.fit(X, y)
+    net.module_.eval()
+    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
+
+
+def train_self_supervised(module, light_curves, config, *, masking, weighted_loss, rng):
+    """Masked-reconstruction training of an Astromer, in place.
+
+    Returns the per-epoch history; see :func:`self_supervised_net` for the
+    parameters.
+    """
+    return fit_net(*self_supervised_net(
+        module, light_curves, config, masking=masking, weighted_loss=weighted_loss, rng=rng
+    ))
+
+
+def self_supervised_net(module, light_curves, config, *, masking, weighted_loss, rng):
+    """The net and data of masked-reconstruction training, ready for :func:`fit_net`.
+
+    Parameters
+    ----------
+    module : Astromer
+    light_curves : LightCurves
+    config : TrainingConfig
+    masking : dict
+        Nested masking fractions (``probed``, ``same``, ``random``).
+    weighted_loss : bool
+        Uncertainty-weighted RMSE.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    net : MaskedReconstructionNet
+    X : Dataset
+        Indices of the training light curves; the net's ``collate_fn``
+        turns them into masked windows.
+    """
+    arch = module.config
+    train, valid = split_objects(len(light_curves), config.validation_fraction, rng)
+
+    def windows(lc):
+        return MaskedWindows(lc, arch.window_length, rng, masking, pad_full=arch.pad_full)
+
+    valid_set = None
+    if len(valid):
+        # Windows and masks drawn once: the same validation batch every epoch.
+        valid_set = SkorchDataset(*windows(light_curves.subset(valid)).arrays(np.arange(len(valid))))
+    train_lc = light_curves.subset(train) if len(valid) else light_curves
+    net = build_net(
+        module, config,
+        criterion=MaskedReconstructionLoss, criterion__weighted=weighted_loss,
+        valid=valid_set, collate_fn=windows(train_lc), net_class=MaskedReconstructionNet,
+    )
+    return net, _Indices(len(train_lc))
+
+
+def train_head(head, features, labels, config, *, rng):
+    """Train a classification head on precomputed per-layer embeddings, in place.
+
+    Returns the per-epoch history; see :func:`head_net` for the parameters.
+    """
+    return fit_net(*head_net(head, features, labels, config, rng=rng))
+
+
+def head_net(head, features, labels, config, *, rng):
+    """The net and data of head training, ready for :func:`fit_net`.
+
+    Parameters
+    ----------
+    head : LayerWeightedHead
+    features : ndarray of shape (n_objects, n_layers, d_model), float32
+    labels : ndarray of shape (n_objects,), int64
+    config : TrainingConfig
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    net : skorch.NeuralNet
+    X : ndarray of shape (n_train, n_layers, d_model)
+    y : ndarray of shape (n_train,)
+    """
+    train, valid = split_objects(len(labels), config.validation_fraction, rng, labels)
+    valid_set = SkorchDataset(features[valid], labels[valid]) if len(valid) else None
+    net = build_net(head, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set)
+    return net, features[train], labels[train]
+
+
+def train_end_to_end(model, light_curves, labels, config, *, rng):
+    """Train an :class:`~sklearn_astromer._heads.EncoderClassifier` on random windows, in place.
+
+    Returns the per-epoch history; see :func:`end_to_end_net` for the
+    parameters.
+    """
+    return fit_net(*end_to_end_net(model, light_curves, labels, config, rng=rng))
+
+
+def end_to_end_net(model, light_curves, labels, config, *, rng):
+    """The net and data of end-to-end classifier training, ready for :func:`fit_net`.
+
+    Each epoch sees one random window of every training light curve,
+    labelled with its object's class; the validation windows are drawn once.
+
+    Parameters
+    ----------
+    model : EncoderClassifier
+    light_curves : LightCurves
+    labels : ndarray of shape (n_objects,), int64
+    config : TrainingConfig
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    net : skorch.NeuralNet
+    X : Dataset
+        Indices of the training light curves; the net's ``collate_fn``
+        turns them into labelled windows.
+    """
+    arch = model.encoder.config
+    train, valid = split_objects(len(labels), config.validation_fraction, rng, labels)
+
+    def windows(index):
+        return LabelledWindows(
+            light_curves.subset(index), labels[index], arch.window_length, rng,
+            pad_full=arch.pad_full,
+        )
+
+    valid_set = SkorchDataset(*windows(valid).arrays(np.arange(len(valid)))) if len(valid) else None
+    net = build_net(
+        model, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set,
+        collate_fn=windows(train),
+    )
+    return net, _Indices(len(train))

@@ -521,6 +521,13 @@ def _from_lists(table, names, ids):
     :func:`load_light_curves`).
     """
     keys = [key for key in ("time", "mag", "err") if names[key] in table.column_names]
+    for key in keys:
+        kind = table.schema.field(names[key]).type
+        if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+            raise ValueError(
+                f"column {names[key]!r} holds {kind} values, not lists: a table of one row "
+                "per observation is read by iter_light_curves, with an object id column"
+            )
     lengths = {key: _list_lengths(table[names[key]]).to_numpy() for key in keys}
     for key in keys[1:]:
         bad = np.flatnonzero(lengths[key] != lengths["time"])
@@ -552,10 +559,10 @@ def _from_lists(table, names, ids):
 
 def _text(values):
     """Per-object text values (labels, bands) as str, or object with None where missing."""
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        values = values.to_numpy(zero_copy_only=False)
     import pandas as pd
 
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = values.to_numpy(zero_copy_only=False)
     values = np.asarray(values, dtype=object)
     missing = pd.isna(values)
     if not missing.any():
@@ -856,9 +863,10 @@ def _whole_objects(chunks, id_column, n_objects, path):
 
     Every table but the last holds exactly ``n_objects`` objects. The last object of a
     chunk may continue in the next one, so its rows are held back until another object
-    starts; memory holds at most one batch of objects and one chunk. The ids of finished objects are remembered (not their
-    rows) so that an object whose rows are not consecutive raises a ValueError instead
-    of being read twice as two partial light curves.
+    starts; memory holds at most one batch of objects and one chunk. The ids of
+    finished objects are remembered (not their rows) so that an object whose rows are
+    not consecutive raises a ValueError instead of being read twice as two partial
+    light curves.
     """
     import pandas as pd
 

@@ -564,3 +564,18 @@ def test_iter_light_curves_errors(tmp_path, stream_data):
         iter_light_curves(path, batch_size=0)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['band'\]"):
         iter_light_curves(path, band="V")
+
+
+def test_a_long_table_is_not_read_as_nested(tmp_path):
+    path = tmp_path / "long.parquet"
+    pq.write_table(pa.table({"object_id": ["a", "a", "b"], "mjd": [1.0, 2.0, 1.0],
+                             "mag": [15.0, 15.1, 12.0]}), path)
+    with pytest.raises(ValueError, match="column 'mjd' holds double values, not lists"):
+        load_light_curves(path)
+    (lc, _), = iter_light_curves(path)
+    assert lc.ids.tolist() == ["a", "b"] and lc.lengths.tolist() == [2, 1]
+
+    mixed = tmp_path / "mixed.parquet"
+    pq.write_table(pa.table({"mjd": [[1.0, 2.0]], "mag": [15.0]}), mixed)
+    with pytest.raises(ValueError, match="column 'mag' holds double values, not lists"):
+        list(iter_light_curves(mixed))

@@ -11,6 +11,7 @@ Run ``sklearn-astromer COMMAND --help`` for each command's options.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,17 @@ def _fraction(text):
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
+
+
+def _config_field(text):
+    """``FIELD=VALUE`` -> (field, value), the value read as JSON when it parses."""
+    field, sep, value = text.partition("=")
+    if not sep or not field:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    try:
+        return field.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return field.strip(), value
 
 
 def _weights(text):
@@ -244,6 +256,12 @@ def _parser():
             f"--{name}", type=_positive_int, default=None,
             help=f"{what} (default: the preset's)",
         )
+    new.add_argument(
+        "--set", dest="architecture", type=_config_field, action="append", default=[],
+        metavar="FIELD=VALUE",
+        help="any other AstromerConfig field, e.g. --set pe_base=1000 or --set "
+        "residual=true (VALUE is read as JSON, else as a string); repeatable",
+    )
     tune.add_argument("--quiet", action="store_true", help="print only the summary")
     return parser
 
@@ -345,11 +363,15 @@ def _finetune(args):
     if lc is None:
         raise InputError(f"{args.input}: no light curves to train on")
     sizes = {name: getattr(args, name) for name in _SIZES}
-    if args.weights is not None and any(v is not None for v in sizes.values()):
+    architecture = dict(args.architecture)
+    if args.weights is not None and (
+        architecture or any(v is not None for v in sizes.values())
+    ):
         raise InputError("architecture options apply only to a new model (--weights none)")
     embedder = AstromerEmbedder(
         weights=args.weights,
         preset=args.preset,
+        architecture=architecture or None,
         **sizes,
         max_epochs=args.epochs,
         batch_size=args.batch_size,

@@ -275,3 +275,22 @@ def test_finetune_then_embed_on_crts(tmp_path, shared_dir, monkeypatch, capsys):
     # Fine-tuning moved the weights away from the released ones.
     released = AstromerEmbedder(weights="macho", max_epochs=0).fit(X).transform(X)
     assert not np.allclose(values, released, atol=1e-4)
+
+
+def test_finetune_sets_any_architecture_field(tmp_path, data, capsys):
+    X, y, ids = data
+    source = tmp_path / "curves.parquet"
+    write_light_curves(source, X, y, ids=ids)
+    model = tmp_path / "model"
+    assert main(["finetune", str(source), "-o", str(model), "--weights", "none",
+                 "--preset", "astromer2", "--n-layers", "1", "--n-heads", "2", "--d-model", "8",
+                 "--d-ff", "8", "--window-length", "16", "--set", "pe_base=1000",
+                 "--set", "mask_token=false", "--epochs", "1", "--quiet"]) == 0
+    config = AstromerEmbedder(weights=model, max_epochs=0).fit(X[:1]).config_
+    assert (config.pe_base, config.mask_token, config.residual, config.n_layers) == (
+        1000, False, True, 1)
+    err = run_failing(["finetune", str(source), "-o", str(model), "--weights", "none",
+                       "--set", "pe_bse=10", "--epochs", "0"], capsys)
+    assert "unknown fields ['pe_bse']" in err
+    err = run_failing(["finetune", str(source), "-o", str(model), "--set", "pe_base=10"], capsys)
+    assert "only to a new model" in err

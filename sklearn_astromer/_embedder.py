@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from numbers import Integral
 
 import numpy as np
@@ -212,7 +213,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         module, extra = self._starting_model(seeds)
         self._fit_encoder(lc, module, seeds)
         self.layer_weighting_ = None
-        if self.pooling == "weighted":
+        if POOLINGS[self.pooling].fitted:
             self.layer_weighting_ = self._layer_weighting(lc, labels, extra, seeds)
         return self
 
@@ -228,8 +229,9 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         if saved is not None and labels is None and self.max_epochs == 0:
             return LayerWeighting.from_dict(saved)
         layer_means = self._encode(lc, ["layer_means"])["layer_means"]  # (N, M, D)
+        equal = LayerWeighting.equal(layer_means)
         if labels is None:
-            return LayerWeighting.equal(layer_means)
+            return equal
         n_layers, d_model = layer_means.shape[1:]
         with seeds.torch("head"):
             head = LayerWeightedHead(n_layers, d_model, labels.max() + 1, ())
@@ -238,7 +240,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
                 head, layer_means, labels, self._training_config("head"),
                 rng=seeds.generator("head"),
             )
-        return head.weighting()
+        return dataclasses.replace(equal, weights=head.layer_weights().detach().cpu().numpy())
 
     @property
     def layer_weights_(self):
@@ -263,6 +265,11 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         check_is_fitted(self, "module_")
         lc = self._check_light_curves(X, reset=False)
         pooling = POOLINGS[self.pooling]
+        if pooling.fitted and self.layer_weighting_ is None:
+            raise ValueError(
+                f"pooling={self.pooling!r} combines layers with a weighting learned in fit; "
+                f"this embedder was fitted with another pooling: fit it again"
+            )
         statistic = self._encode(lc, [pooling.statistic])[pooling.statistic]
         out = pooling.combine(statistic, self.layer_weighting_)
         out = np.ascontiguousarray(out, dtype=np.float32)

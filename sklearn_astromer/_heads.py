@@ -46,23 +46,19 @@ class LayerWeightedHead(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def standardize_with(self, layers):
-        """Set the standardisation from training embeddings (N, M, D)."""
-        layers = torch.as_tensor(layers, dtype=torch.float32)
-        self.center.copy_(layers.mean(dim=0))
-        self.scale.copy_(layers.std(dim=0).clamp(min=1e-5))
+        """Set the standardisation from training embeddings (N, M, D).
+
+        The statistics are those of :meth:`LayerWeighting.equal`, so the
+        head and the embedder's ``"weighted"`` pooling standardise alike.
+        """
+        weighting = LayerWeighting.equal(layers)
+        self.center.copy_(torch.from_numpy(weighting.center))
+        self.scale.copy_(torch.from_numpy(weighting.scale))
         return self
 
     def layer_weights(self):
         """Softmax of ``gamma``, shape (n_layers,)."""
         return torch.softmax(self.gamma, dim=0)
-
-    def weighting(self):
-        """The learned combination as a numpy :class:`LayerWeighting`."""
-        return LayerWeighting(
-            weights=self.layer_weights().detach().cpu().numpy(),
-            center=self.center.detach().cpu().numpy(),
-            scale=self.scale.detach().cpu().numpy(),
-        )
 
     def forward(self, layers):
         """Logits (B, C) from per-layer embeddings ``layers`` (B, M, D)."""

@@ -87,6 +87,9 @@ class LayerWeighting:
     weights : ndarray of shape (M,)
         Non-negative, summing to one.
     center, scale : ndarray of shape (M, D)
+        Kept in float64: the input embedding's mean varies between objects
+        by ~1e-5 of its value, so a float32 centre would leave rounding
+        errors of ~1e-2 standard deviations.
     """
 
     weights: np.ndarray
@@ -98,17 +101,17 @@ class LayerWeighting:
         """Equal weights, standardisation fitted on ``layer_means`` (N, M, D)."""
         layer_means = np.asarray(layer_means, dtype=np.float64)
         n_layers = layer_means.shape[1]
+        spread = layer_means.std(axis=0, ddof=1) if len(layer_means) > 1 else 1.0
         return cls(
-            weights=np.full(n_layers, 1.0 / n_layers, dtype=np.float32),
-            center=layer_means.mean(axis=0).astype(np.float32),
-            scale=np.maximum(layer_means.std(axis=0, ddof=1) if len(layer_means) > 1
-                             else np.ones(layer_means.shape[1:]), 1e-5).astype(np.float32),
+            weights=np.full(n_layers, 1.0 / n_layers),
+            center=layer_means.mean(axis=0),
+            scale=np.broadcast_to(np.maximum(spread, 1e-5), layer_means.shape[1:]).copy(),
         )
 
     def __call__(self, layer_means):
-        """Combine per-layer means (N, M, D) into (N, D)."""
-        standardised = (layer_means - self.center) / self.scale
-        return np.einsum("nmd,m->nd", standardised, self.weights)
+        """Combine per-layer means (N, M, D) into (N, D), float32."""
+        standardised = (np.asarray(layer_means, dtype=np.float64) - self.center) / self.scale
+        return np.einsum("nmd,m->nd", standardised, self.weights).astype(np.float32)
 
     def to_dict(self):
         """JSON-serialisable form (saved with a model)."""
@@ -117,7 +120,7 @@ class LayerWeighting:
     @classmethod
     def from_dict(cls, data):
         """Inverse of :meth:`to_dict`."""
-        return cls(**{k: np.asarray(data[k], dtype=np.float32) for k in ("weights", "center", "scale")})
+        return cls(**{k: np.asarray(data[k], dtype=np.float64) for k in ("weights", "center", "scale")})
 
 
 @dataclass(frozen=True)
@@ -136,12 +139,15 @@ class Pooling:
         ``n_blocks(config)`` -> number of ``d_model``-wide blocks in a row.
     description : str
         One line for documentation and the command line's help.
+    fitted : bool, default=False
+        Whether it needs a :class:`LayerWeighting` learned in ``fit``.
     """
 
     statistic: str
     combine: Callable
     n_blocks: Callable
     description: str
+    fitted: bool = False
 
     def width(self, config):
         """Output width for an encoder of this :class:`AstromerConfig`."""
@@ -165,5 +171,6 @@ POOLINGS = {
         "layer_means", lambda s, w: w(s), lambda c: 1,
         "standardised per-layer means combined with softmax layer weights "
         "(learned from labels, equal without)",
+        fitted=True,
     ),
 }

@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from conftest import TINY
 
 from sklearn_astromer import AstromerEmbedder, as_light_curves
 from sklearn_astromer._inference import encode
 from sklearn_astromer._pooling import POOLINGS, STATISTICS, LayerWeighting, masked_max, masked_mean
 from sklearn_astromer.cli import _parser
-from sklearn_astromer.datasets import make_light_curves
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = dict(weights=None, n_layers=2, n_heads=2, d_model=8, d_ff=8, window_length=16,
-            random_state=0)
+# Two blocks, so that the layer statistics have three layers; untrained.
+TWO_BLOCKS = {**TINY, "n_layers": 2, "max_epochs": 0}
 
 
 def test_masked_mean_and_max_ignore_padding():
@@ -37,9 +37,9 @@ def test_layer_means_statistic_stacks_every_layer():
 
 
 @pytest.fixture(scope="module")
-def embedder():
-    X, y = make_light_curves(n_per_class=5, classes=["RRab", "EA"], n_obs=(10, 40), random_state=0)
-    return AstromerEmbedder(max_epochs=0, **TINY).fit(X), X, y
+def embedder(curves):
+    X, y = curves
+    return AstromerEmbedder(**TWO_BLOCKS).fit(X), X, y
 
 
 def test_inference_computes_only_the_statistics_asked_for(embedder):
@@ -58,7 +58,7 @@ def test_inference_computes_only_the_statistics_asked_for(embedder):
 @pytest.mark.parametrize("name", sorted(POOLINGS))
 def test_output_width_comes_from_the_table(embedder, name):
     emb, X, y = embedder
-    fitted = AstromerEmbedder(max_epochs=0, pooling=name, head_epochs=2, **TINY).fit(X, y)
+    fitted = AstromerEmbedder(pooling=name, head_epochs=2, **TWO_BLOCKS).fit(X, y)
     Z = fitted.transform(X)
     assert Z.shape == (len(X), POOLINGS[name].width(fitted.config_))
     assert len(fitted.get_feature_names_out()) == Z.shape[1]
@@ -83,3 +83,14 @@ def test_layer_weighting_standardises_then_weights():
                                rtol=1e-4)
     again = LayerWeighting.from_dict(equal.to_dict())
     np.testing.assert_array_equal(again(means), equal(means))
+
+
+def test_weighted_pooling_needs_its_weighting_from_fit(embedder):
+    emb, X, _ = embedder
+    assert emb.layer_weighting_ is None  # fitted with pooling="mean"
+    with pytest.raises(ValueError, match="fit it again"):
+        emb.set_params(pooling="weighted").transform(X)
+    emb.set_params(pooling="mean")
+    # The poolings that need nothing from fit can be swapped on the fitted embedder.
+    assert emb.set_params(pooling="max").transform(X).shape == (len(X), 8)
+    emb.set_params(pooling="mean")

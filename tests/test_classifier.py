@@ -4,21 +4,24 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import CLASSES, SMALL
 from sklearn.base import clone
-from sklearn.model_selection import cross_val_score
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import StratifiedKFold, cross_validate
 
 from sklearn_astromer import AstromerClassifier
 from sklearn_astromer.datasets import make_light_curves
 
-TINY = dict(
-    weights=None, n_layers=2, n_heads=2, d_model=16, d_ff=16, window_length=32,
-    hidden_layer_sizes=(32, 16), head_epochs=60, random_state=0,
-)
+TINY = dict(**SMALL, hidden_layer_sizes=(32, 16), head_epochs=60)
+# For tests that check contracts rather than learning: a few head epochs suffice.
+QUICK = {**TINY, "head_epochs": 5}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = make_light_curves(n_per_class=15, classes=["RRab", "EA", "LPV"], n_obs=(30, 90), random_state=2)
+    X, y = make_light_curves(n_per_class=15, classes=CLASSES, n_obs=(30, 90), random_state=2)
     return X, y
 
 
@@ -28,23 +31,35 @@ def fitted(data):
     return AstromerClassifier(max_epochs=1, **TINY).fit(X, y)
 
 
+def assert_consistent_predictions(clf, X):
+    """predict is the class of highest probability; probabilities are rows summing to one."""
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), len(clf.classes_))
+    assert (proba >= 0).all()
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
+    predicted = clf.predict(X)
+    np.testing.assert_array_equal(predicted, clf.classes_[np.argmax(proba, axis=1)])
+    return predicted
+
+
 def test_predictions_and_probabilities(fitted, data):
     X, y = data
-    proba = fitted.predict_proba(X)
-    assert proba.shape == (len(X), 3)
-    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
-    assert set(fitted.predict(X)) <= set(y)
+    predicted = assert_consistent_predictions(fitted, X)
+    assert list(fitted.classes_) == sorted(CLASSES)
     assert fitted.layer_weights_.shape == (3,)
+    np.testing.assert_allclose(fitted.layer_weights_.sum(), 1, atol=1e-6)
     # Well above chance (1/3) on the curves it was trained on.
+    assert fitted.score(X, y) == accuracy_score(y, predicted)
     assert fitted.score(X, y) > 0.6
 
 
 def test_arbitrary_label_types(data):
     X, y = data
     codes = {"RRab": 10, "EA": -3, "LPV": 7}
-    clf = AstromerClassifier(max_epochs=0, **TINY).fit(X, [codes[v] for v in y])
+    clf = AstromerClassifier(max_epochs=0, **QUICK).fit(X, [codes[v] for v in y])
     assert sorted(clf.classes_) == [-3, 7, 10]
     assert set(clf.predict(X)) <= {-3, 7, 10}
+    assert_consistent_predictions(clf, X)
 
 
 def test_train_encoder_with_early_stopping(data):
@@ -55,12 +70,26 @@ def test_train_encoder_with_early_stopping(data):
     ).fit(X, y)
     assert "valid_loss" in clf.head_history_[0]
     assert clf.predict(X).shape == (len(X),)
+    assert_consistent_predictions(clf, X)
+    # The encoder was trained with the head: its weights moved from the initial ones.
+    frozen = AstromerClassifier(
+        max_epochs=0, **{**TINY, "head_epochs": 4, "preset": "astromer2"}
+    ).fit(X, y)
+    encoder = clf.module_.state_dict()
+    initial = frozen.module_.state_dict()
+    assert any(not np.array_equal(encoder[k].numpy(), initial[k].numpy()) for k in initial)
 
 
 def test_cross_val_score(data):
     X, y = data
-    scores = cross_val_score(AstromerClassifier(max_epochs=1, **TINY), X, y, cv=3)
+    cv = StratifiedKFold(3)
+    result = cross_validate(AstromerClassifier(max_epochs=1, **QUICK), X, y, cv=cv,
+                            return_estimator=True)
+    scores = result["test_score"]
     assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+    # Each fold's score is the accuracy of its own estimator on its held-out light curves.
+    for (_, test), clf, score in zip(cv.split(X, y), result["estimator"], scores):
+        assert score == accuracy_score(y[test], clf.predict([X[i] for i in test]))
 
 
 def test_pickle_and_clone(fitted, data):

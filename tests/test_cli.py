@@ -1,21 +1,15 @@
 """The ``sklearn-astromer`` command line, run in-process through ``main``."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import TINY
 
 from sklearn_astromer import AstromerEmbedder
 from sklearn_astromer.cli import main
 from sklearn_astromer.datasets import load_light_curves, make_light_curves, write_light_curves
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16,
-            max_epochs=1, random_state=0)
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -247,13 +241,9 @@ def test_bad_files(tmp_path, data, tiny_model, capsys):
 # --------------------------------------------------------------------------- round trip
 
 
-def test_finetune_then_embed_on_crts(tmp_path, shared_dir, monkeypatch, capsys):
-    weights = SHARED / "weights"
-    if not (weights / "macho_a0.zip").is_file():
-        pytest.skip(f"released weights not found in {weights}")
-    monkeypatch.setenv("SKLEARN_ASTROMER_HOME", str(weights))
+def test_finetune_then_embed_on_crts(tmp_path, crts_path, released_weights, capsys):
     source = tmp_path / "crts.parquet"
-    table = pq.read_table(shared_dir / "crts_train.parquet").slice(0, 32)
+    table = pq.read_table(crts_path).slice(0, 32)
     pq.write_table(table, source)
 
     model = tmp_path / "model"

@@ -232,10 +232,8 @@ def test_mismatched_list_lengths_in_file_are_reported(tmp_path):
 # --------------------------------------------------------------------------- real data
 
 
-def test_load_crts(shared_dir):
-    path = shared_dir / "crts_train.parquet"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
+def test_load_crts(crts_path):
+    path = crts_path
     X, y, ids = load_light_curves(path, return_ids=True)
     assert len(X) == len(y) == len(ids) == 5757
     assert len(set(y)) == 16
@@ -274,10 +272,8 @@ def test_load_crts(shared_dir):
     assert np.array_equal([len(x) for x in X_raw], raw)
 
 
-def test_iter_crts_in_batches_is_the_whole_file(shared_dir):
-    path = shared_dir / "crts_train.parquet"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
+def test_iter_crts_in_batches_is_the_whole_file(crts_path):
+    path = crts_path
     lc, y = load_light_curves(path, as_light_curves=True)
     assert len(lc) == 5757 and lc.time.min() > 50000  # no placeholder left
     batches = list(iter_light_curves(path, batch_size=1000))

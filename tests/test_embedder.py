@@ -5,61 +5,86 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from sklearn_astromer import AstromerConfig, AstromerEmbedder
-from sklearn_astromer.datasets import load_light_curves, make_light_curves
+from sklearn_astromer.datasets import load_light_curves
 
-TINY = dict(weights=None, n_layers=2, n_heads=2, d_model=16, d_ff=16, window_length=32, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def synthetic():
-    X, y = make_light_curves(n_per_class=8, classes=["RRab", "EA", "LPV"], n_obs=(20, 90), random_state=1)
-    return X, y
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def fitted(synthetic):
     X, _ = synthetic
-    return AstromerEmbedder(max_epochs=2, **TINY).fit(X)
+    return AstromerEmbedder(max_epochs=2, **SMALL).fit(X)
 
 
-def test_transform_shape_and_dtype(fitted, synthetic):
+def test_transform_shape_dtype_and_one_row_per_light_curve(fitted, synthetic):
     X, _ = synthetic
     Z = fitted.transform(X)
     assert Z.shape == (len(X), 16) and Z.dtype == np.float32
     assert np.isfinite(Z).all()
+    # Each row depends on its own light curve only: permuting the light curves permutes the
+    # rows, and the transform of a subset is that subset of the transform.
+    order = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(fitted.transform([X[k] for k in order]), Z[order],
+                               atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(fitted.transform(X[5:11]), Z[5:11], atol=2e-5, rtol=1e-5)
+    # Distinct light curves give distinct rows.
+    assert len(np.unique(Z.round(5), axis=0)) == len(X)
+
+
+@pytest.fixture(scope="module")
+def layer_means(fitted, synthetic):
+    """Per-layer means (N, M=3, D=16) of the untrained encoder that ``test_poolings`` fits."""
+    X, _ = synthetic
+    emb = clone(fitted).set_params(pooling="layers", max_epochs=0).fit(X)
+    return emb.transform(X).reshape(len(X), 3, 16)
 
 
 @pytest.mark.parametrize("pooling, width", [("mean", 16), ("max", 16), ("layers", 48), ("weighted", 16)])
-def test_poolings(fitted, synthetic, pooling, width):
+def test_poolings(fitted, synthetic, layer_means, pooling, width):
     X, _ = synthetic
     emb = clone(fitted).set_params(pooling=pooling, max_epochs=0)
     emb.fit(X)
     Z = emb.transform(X)
     assert Z.shape == (len(X), width)
     assert len(emb.get_feature_names_out()) == width
+    last = layer_means[:, -1]
+    if pooling == "mean":  # the last block's mean, as in "layers"
+        np.testing.assert_allclose(Z, last, rtol=1e-5, atol=1e-6)
+    elif pooling == "max":  # a window's max is at least its mean, and so are their averages
+        assert (Z >= last - 1e-5).all() and not np.allclose(Z, last, atol=1e-3)
+    elif pooling == "layers":  # input embedding, block 1, block 2, concatenated
+        np.testing.assert_array_equal(Z.reshape(len(X), 3, 16), layer_means)
+    else:  # without labels: the mean of the layers standardised on the fitted light curves
+        scale = np.maximum(layer_means.std(axis=0, ddof=1), 1e-5)
+        expected = ((layer_means - layer_means.mean(axis=0)) / scale).mean(axis=1)
+        # The input embedding's mean barely varies between objects: dividing by its small
+        # scale magnifies the float32 rounding of the stored centre to ~1e-2.
+        np.testing.assert_allclose(Z, expected, rtol=0, atol=2e-2)
+        assert np.corrcoef(Z.ravel(), expected.ravel())[0, 1] > 0.9999
 
 
 def test_weighted_pooling_learns_layer_weights_from_labels(synthetic):
     X, y = synthetic
-    unsupervised = AstromerEmbedder(pooling="weighted", max_epochs=0, **TINY).fit(X)
+    unsupervised = AstromerEmbedder(pooling="weighted", max_epochs=0, **SMALL).fit(X)
     np.testing.assert_allclose(unsupervised.layer_weights_, 1 / 3)
-    supervised = AstromerEmbedder(pooling="weighted", max_epochs=0, head_epochs=50, **TINY).fit(X, y)
+    supervised = AstromerEmbedder(pooling="weighted", max_epochs=0, head_epochs=50, **SMALL).fit(X, y)
     assert np.isclose(supervised.layer_weights_.sum(), 1, atol=1e-6)
     assert not np.allclose(supervised.layer_weights_, 1 / 3)
 
 
 def test_fit_is_deterministic_and_fit_transform_matches(synthetic):
     X, _ = synthetic
-    a = AstromerEmbedder(max_epochs=2, **TINY).fit_transform(X)
-    b = AstromerEmbedder(max_epochs=2, **TINY).fit(X).transform(X)
+    a = AstromerEmbedder(max_epochs=2, **SMALL).fit_transform(X)
+    b = AstromerEmbedder(max_epochs=2, **SMALL).fit(X).transform(X)
     np.testing.assert_array_equal(a, b)
-    c = AstromerEmbedder(max_epochs=2, **{**TINY, "random_state": 1}).fit_transform(X)
+    c = AstromerEmbedder(max_epochs=2, **{**SMALL, "random_state": 1}).fit_transform(X)
     assert not np.allclose(a, c)
 
 
@@ -68,7 +93,7 @@ def test_same_embeddings_together_one_by_one_and_any_batch_size(synthetic, prese
     X, _ = synthetic
     # Curves longer than the window get several windows.
     X = X + [np.r_[X[0], X[0] + [[200.0, 0, 0]]]]
-    emb = AstromerEmbedder(max_epochs=0, preset=preset, **TINY).fit(X)
+    emb = AstromerEmbedder(max_epochs=0, preset=preset, **SMALL).fit(X)
     together = emb.transform(X)
     one_by_one = np.vstack([emb.transform([x]) for x in X])
     np.testing.assert_allclose(one_by_one, together, atol=2e-5, rtol=1e-5)
@@ -123,7 +148,7 @@ def test_weights_fix_the_architecture(fitted, synthetic, tmp_path):
 
 
 def test_clone_keeps_parameters_untouched():
-    emb = AstromerEmbedder(pooling="layers", columns={"time": "t"}, **TINY)
+    emb = AstromerEmbedder(pooling="layers", columns={"time": "t"}, **SMALL)
     twin = clone(emb)
     assert twin.get_params() == emb.get_params()
     assert not hasattr(twin, "module_")
@@ -131,11 +156,15 @@ def test_clone_keeps_parameters_untouched():
 
 def test_pipeline_in_grid_search(synthetic):
     X, y = synthetic
-    pipe = make_pipeline(AstromerEmbedder(max_epochs=1, **TINY), RandomForestClassifier(n_estimators=20, random_state=0))
+    pipe = make_pipeline(AstromerEmbedder(max_epochs=1, **SMALL), RandomForestClassifier(n_estimators=20, random_state=0))
     search = GridSearchCV(pipe, {"astromerembedder__pooling": ["mean", "layers"]}, cv=2)
     search.fit(X, y)
     assert search.best_params_["astromerembedder__pooling"] in ("mean", "layers")
-    assert 0.0 <= search.score(X, y) <= 1.0
+    predicted = search.predict(X)
+    assert search.score(X, y) == accuracy_score(y, predicted)
+    # The refitted pipeline is the pipeline with the best parameters fitted on all the data.
+    refit = clone(pipe).set_params(**search.best_params_).fit(X, y)
+    np.testing.assert_array_equal(refit.predict(X), predicted)
 
 
 def test_bad_input_is_named(fitted):
@@ -144,8 +173,8 @@ def test_bad_input_is_named(fitted):
         fitted.transform(bad)
 
 
-def test_reconstruction_loss_goes_down_on_crts(shared_dir):
-    X, _ = load_light_curves(shared_dir / "crts_train.parquet", classes=["RRab", "EW", "EA"])
+def test_reconstruction_loss_goes_down_on_crts(crts_path):
+    X, _ = load_light_curves(crts_path, classes=["RRab", "EW", "EA"])
     X = X[::20][:150]
     emb = AstromerEmbedder(
         weights=None, preset="astromer2", n_layers=2, n_heads=2, d_model=32, d_ff=32,
@@ -159,7 +188,7 @@ def test_reconstruction_loss_goes_down_on_crts(shared_dir):
 
 def test_architecture_option_is_saved_and_restored(tmp_path, synthetic):
     X, _ = synthetic
-    emb = AstromerEmbedder(max_epochs=0, architecture={"pe_base": 1000.0}, **TINY).fit(X)
+    emb = AstromerEmbedder(max_epochs=0, architecture={"pe_base": 1000.0}, **SMALL).fit(X)
     assert emb.config_.pe_base == 1000.0 and emb.config_.n_layers == 2
     emb.save(tmp_path / "model")
     back = AstromerEmbedder(weights=tmp_path / "model", max_epochs=0).fit(X[:2])

@@ -492,11 +492,8 @@ def test_many_objects_are_validated_without_per_observation_loops():
 # --------------------------------------------------------------------------- real data
 
 
-def test_crts_light_curves(shared_dir):
-    path = shared_dir / "crts_train.parquet"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    df = pd.read_parquet(path)
+def test_crts_light_curves(crts_path):
+    df = pd.read_parquet(crts_path)
     lc = as_light_curves(df)
     assert len(lc) == 5757
     assert_array_equal(lc.ids, df["object_id"].to_numpy())

@@ -44,3 +44,7 @@ def test_loss_has_gradient():
     loss = masked_rmse(pred, torch.ones(2, 3), torch.ones(2, 3, dtype=torch.bool))
     loss.backward()
     assert torch.isfinite(pred.grad).all() and (pred.grad != 0).all()
+    # loss = sqrt(S), S = (1/2) sum_w (1/3) sum_i (p - t)^2 = 1, so
+    # dloss/dp_i = (1/3)(p_i - t_i) / (2 sqrt(S)) = -1/6 at p = 0, t = 1.
+    assert loss.item() == 1.0
+    np.testing.assert_allclose(pred.grad.numpy(), -1 / 6, rtol=1e-6)

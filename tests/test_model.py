@@ -41,10 +41,21 @@ def test_positional_encoding_one_frequency_per_dimension():
 @pytest.mark.parametrize("preset", ["astromer1", "astromer2"])
 def test_output_shapes(preset):
     model = Astromer(AstromerConfig.preset(preset, n_layers=2, d_model=16, d_ff=8)).eval()
-    out = model(*_batch())
+    batch = _batch()
+    out = model(*batch)
     assert len(out["layers"]) == 3
     assert all(z.shape == (3, 20, 16) for z in out["layers"])
     assert out["reconstruction"].shape == (3, 20)
+    # The reconstruction is the head applied to the last block, and eval is deterministic.
+    torch.testing.assert_close(out["reconstruction"], model.head(out["layers"][-1]))
+    again = model(*batch)
+    for a, b in zip(out["layers"], again["layers"]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # Permuting the light curves of a batch permutes the outputs.
+    order = torch.tensor([2, 0, 1])
+    permuted = model(*(x[order] for x in batch))
+    torch.testing.assert_close(permuted["reconstruction"], out["reconstruction"][order],
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_masked_attention_ignores_padding_length():

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY
 
 pytest.importorskip("sktime")
 
@@ -20,26 +21,16 @@ from sklearn_astromer import (  # noqa: E402
     as_light_curves,
 )
 from sklearn_astromer import _lightcurves as lightcurves_module  # noqa: E402
-from sklearn_astromer.datasets import make_light_curves  # noqa: E402
 from sklearn_astromer.sktime import (  # noqa: E402
     AstromerTimeSeriesClassifier,
     AstromerTransformer,
     panel_to_light_curves,
 )
 
-TINY = dict(weights=None, n_layers=1, n_heads=2, d_model=8, d_ff=8, window_length=16,
-            max_epochs=1, random_state=0)
 HEAD = dict(hidden_layer_sizes=(8,), head_epochs=3)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def curves():
-    X, y = make_light_curves(n_per_class=4, classes=["RRab", "EA", "LPV"], n_obs=(20, 40),
-                             random_state=0)
-    return X, y
 
 
 def to_multiindex(X, ids=None, err=True):
@@ -252,6 +243,12 @@ def test_transformer_in_an_sktime_pipeline(curves):
     pipe.fit(panel, y)
     assert pipe.predict(panel).shape == (len(X),)
     assert pipe.predict_proba(panel).shape == (len(X), 3)
+    # The pipeline is the transformer's output handed to the regression, fitted by hand.
+    Z = AstromerTransformer(**TINY, time_column="mjd").fit_transform(panel)
+    by_hand = LogisticRegression().fit(Z, y)
+    np.testing.assert_allclose(pipe.predict_proba(panel), by_hand.predict_proba(Z),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(pipe.predict(panel), by_hand.predict(Z))
 
 
 def test_classifier_in_sktime_grid_search(curves):
@@ -268,20 +265,32 @@ def test_classifier_in_sktime_grid_search(curves):
     search.fit(panel, y)
     assert set(search.best_params_) == {"head_lr", "max_epochs"}
     assert search.predict(panel).shape == (len(X),)
+    # The refitted estimator is the classifier with the best parameters fitted on all of it.
+    refit = AstromerTimeSeriesClassifier(**{**TINY, **HEAD, **search.best_params_},
+                                         time_column="mjd").fit(panel, y)
+    np.testing.assert_array_equal(search.predict(panel), refit.predict(panel))
 
 
 def test_unequal_lengths_and_datetime_index():
     rng = np.random.default_rng(0)
-    frames = []
+    frames, X = [], []
+    mjd_2020 = 58849.0  # MJD of 2020-01-01 00:00 UTC
     for k, n in enumerate([12, 30, 7]):
-        stamps = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, 50, n)),
-                                                               unit="D")
-        frames.append(pd.DataFrame({"mag": rng.normal(15, 0.3, n)},
+        days = np.sort(rng.uniform(0, 50, n))
+        stamps = pd.Timestamp("2020-01-01") + pd.to_timedelta(days, unit="D")
+        mag = rng.normal(15, 0.3, n)
+        frames.append(pd.DataFrame({"mag": mag},
                                    index=pd.MultiIndex.from_arrays([[k] * n, stamps])))
+        X.append(np.c_[mjd_2020 + days, mag])
     panel = pd.concat(frames)
     out = AstromerTransformer(**TINY).fit_transform(panel)
     assert out.shape == (3, 8)
     assert np.isfinite(out.to_numpy()).all()
+    assert list(out.index) == [0, 1, 2]
+    # The same as the plain embedder given the times as MJD by hand (to the nanosecond
+    # rounding of the timestamps, far below what the embedding resolves).
+    plain = AstromerEmbedder(**TINY).fit(X).transform(X)
+    np.testing.assert_allclose(out.to_numpy(), plain, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- sktime checks

@@ -16,7 +16,6 @@ from sklearn_astromer._training import (
     self_supervised_net,
     split_objects,
 )
-from sklearn_astromer.datasets import make_light_curves
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -28,9 +27,8 @@ CONFIG = TrainingConfig(
 
 
 @pytest.fixture(scope="module")
-def labelled():
-    X, y = make_light_curves(n_per_class=8, classes=["RRab", "EA", "LPV"], n_obs=(20, 90),
-                             random_state=3)
+def labelled(synthetic):
+    X, y = synthetic
     _, codes = np.unique(y, return_inverse=True)
     return as_light_curves(X), codes.astype(np.int64)
 

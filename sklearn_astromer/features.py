@@ -40,6 +40,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
@@ -477,8 +478,6 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
 
     def _compute(self, lc):
         """Features of every object of ``lc``, shape (n_objects, n_features_out)."""
-        from joblib import effective_n_jobs
-
         extractor = _extractor(self.n_peaks, self.max_frequency, self.grid_log2)
         n_lc_features = len(extractor.names)
         cleaned = [_clean(*curve) for curve in lc]

@@ -156,6 +156,9 @@ class AstromerBase(BaseEstimator):
         Parameters
         ----------
         stage : {"self-supervised", "head", "end-to-end"}
+            The supervised stages train ``head_epochs`` epochs at ``head_lr``
+            (the embedder, which has no ``head_lr``, learns its layer
+            weights at ``lr``).
         """
         supervised = stage != "self-supervised"
         return TrainingConfig(

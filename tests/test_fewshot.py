@@ -174,6 +174,7 @@ def _check_results(out_dir, n_rows):
     return table
 
 
+@pytest.mark.slow  # ~20 s: three harness runs; test_harness_on_real_crts runs main by default
 def test_harness_end_to_end_on_synthetic_data(tmp_path):
     data = _synthetic_parquet(tmp_path / "toy.parquet")
     out = tmp_path / "out"

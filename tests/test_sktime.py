@@ -296,6 +296,7 @@ def test_unequal_lengths_and_datetime_index():
 # --------------------------------------------------------------------------- sktime checks
 
 
+@pytest.mark.slow  # 10-25 s each; the adapters' paths are covered above by parity tests
 @pytest.mark.parametrize("adapter", [AstromerTransformer, AstromerTimeSeriesClassifier])
 def test_sktime_check_estimator(adapter):
     check_estimator(adapter, raise_exceptions=True, verbose=False)

@@ -92,5 +92,10 @@ def test_weighted_pooling_needs_its_weighting_from_fit(embedder):
         emb.set_params(pooling="weighted").transform(X)
     emb.set_params(pooling="mean")
     # The poolings that need nothing from fit can be swapped on the fitted embedder.
-    assert emb.set_params(pooling="max").transform(X).shape == (len(X), 8)
+    swapped = emb.set_params(pooling="max").transform(X)
     emb.set_params(pooling="mean")
+    assert swapped.shape == (len(X), 8)
+    # ... and give what an embedder fitted with that pooling gives.
+    np.testing.assert_array_equal(
+        swapped, AstromerEmbedder(pooling="max", **TWO_BLOCKS).fit(X).transform(X)
+    )

@@ -62,12 +62,12 @@ def test_poolings(fitted, synthetic, layer_means, pooling, width):
     elif pooling == "layers":  # input embedding, block 1, block 2, concatenated
         np.testing.assert_array_equal(Z.reshape(len(X), 3, 16), layer_means)
     else:  # without labels: the mean of the layers standardised on the fitted light curves
-        scale = np.maximum(layer_means.std(axis=0, ddof=1), 1e-5)
-        expected = ((layer_means - layer_means.mean(axis=0)) / scale).mean(axis=1)
-        # The input embedding's mean barely varies between objects: dividing by its small
-        # scale magnifies the float32 rounding of the stored centre to ~1e-2.
-        np.testing.assert_allclose(Z, expected, rtol=0, atol=2e-2)
-        assert np.corrcoef(Z.ravel(), expected.ravel())[0, 1] > 0.9999
+        # In float64: the input embedding's mean barely varies between objects (scales
+        # down to the 1e-5 floor), which magnifies any float32 rounding of the centre.
+        means = layer_means.astype(np.float64)
+        scale = np.maximum(means.std(axis=0, ddof=1), 1e-5)
+        expected = ((means - means.mean(axis=0)) / scale).mean(axis=1)
+        np.testing.assert_allclose(Z, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_weighted_pooling_learns_layer_weights_from_labels(synthetic):

@@ -17,7 +17,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._inference import encode
 from ._io import is_saved_model, load_model
-from ._lightcurves import as_light_curves, n_regular_columns
+from ._lightcurves import check_light_curves
 from ._model import Astromer, AstromerConfig
 from ._training import TrainingConfig, train_self_supervised
 
@@ -182,16 +182,8 @@ class AstromerBase(BaseEstimator):
         return encoder.fit(y).classes_, encoder.transform(y).astype(np.int64)
 
     def _check_light_curves(self, X, reset):
-        """Run X through the input funnel; track ``n_features_in_`` for the
-        regular-grid 2-D form only (other forms have no fixed width)."""
-        lc = as_light_curves(X, columns=self.columns)
-        if reset:
-            width = n_regular_columns(X)
-            if width is not None:
-                self.n_features_in_ = width
-            elif hasattr(self, "n_features_in_"):
-                del self.n_features_in_
-        return lc
+        """Run X through the input funnel (see :func:`check_light_curves`)."""
+        return check_light_curves(self, X, reset=reset)
 
     # -- training and embedding ------------------------------------------------
 

@@ -19,6 +19,7 @@ __all__ = [
     "NonNumericDataError",
     "as_light_curves",
     "n_regular_columns",
+    "check_light_curves",
 ]
 
 #: Column names read from a pandas DataFrame unless ``columns`` overrides them; they match
@@ -237,6 +238,35 @@ def as_light_curves(X, *, columns=None) -> LightCurves:
     if isinstance(X, (list, tuple)):
         return _from_sequence(X)
     return _from_array(X)
+
+
+def check_light_curves(estimator, X, *, reset):
+    """The funnel as estimators use it: ``X`` with the estimator's ``columns``.
+
+    Also keeps ``n_features_in_`` for the regular-grid form, the only one with a fixed
+    width: set (``reset=True``) from ``X``, and removed when ``X`` has another form.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Has a ``columns`` parameter.
+    X : object
+        Any input accepted by :func:`as_light_curves`.
+    reset : bool
+        True in ``fit``.
+
+    Returns
+    -------
+    LightCurves
+    """
+    lc = as_light_curves(X, columns=estimator.columns)
+    if reset:
+        width = n_regular_columns(X)
+        if width is not None:
+            estimator.n_features_in_ = width
+        elif hasattr(estimator, "n_features_in_"):
+            del estimator.n_features_in_
+    return lc
 
 
 def n_regular_columns(X) -> int | None:

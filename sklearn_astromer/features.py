@@ -51,7 +51,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
-from ._lightcurves import LightCurves, as_light_curves, n_regular_columns
+from ._lightcurves import LightCurves, check_light_curves
 
 __all__ = [
     "FOURIER_FEATURE_NAMES",
@@ -309,22 +309,6 @@ def _minima_depth_ratio(curve):
 # --------------------------------------------------------------------------- transformers
 
 
-def _funnel(estimator, X, reset):
-    """Run ``X`` through the input funnel; track ``n_features_in_`` for the regular grid.
-
-    The regular-grid 2-D form (magnitudes at times 0, 1, ...) is the only one with a fixed
-    width; for the other forms ``n_features_in_`` is not set, as for the Astromer estimators.
-    """
-    lc = as_light_curves(X, columns=estimator.columns)
-    if reset:
-        width = n_regular_columns(X)
-        if width is not None:
-            estimator.n_features_in_ = width
-        elif hasattr(estimator, "n_features_in_"):
-            del estimator.n_features_in_
-    return lc
-
-
 class LightCurveFeatures(TransformerMixin, BaseEstimator):
     """Hand-crafted features of light curves, as a scikit-learn transformer.
 
@@ -433,7 +417,7 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
         self : LightCurveFeatures
         """
         _light_curve_package()  # fail here, not at transform, when it is missing
-        _funnel(self, X, reset=True)
+        check_light_curves(self, X, reset=True)
         self.n_features_out_ = len(self.get_feature_names_out())
         return self
 
@@ -452,7 +436,7 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
             known) under ``set_output(transform="pandas")``.
         """
         check_is_fitted(self, "n_features_out_")
-        lc = _funnel(self, X, reset=False)
+        lc = check_light_curves(self, X, reset=False)
         out = self._compute(lc)
         if _get_output_config("transform", self)["dense"] == "pandas":
             import pandas as pd
@@ -620,7 +604,7 @@ class PhaseFolded(TransformerMixin, BaseEstimator):
         -------
         self : PhaseFolded
         """
-        lc = _funnel(self, X, reset=True)
+        lc = check_light_curves(self, X, reset=True)
         features = LightCurveFeatures() if self.features is None else self.features
         self.features_ = clone(features).fit(lc)
         if "fourier_period" not in list(self.features_.get_feature_names_out()):
@@ -642,7 +626,7 @@ class PhaseFolded(TransformerMixin, BaseEstimator):
             ``2 pi n_cycles * phase`` (see :func:`fold_light_curve`).
         """
         check_is_fitted(self, "features_")
-        lc = _funnel(self, X, reset=False)
+        lc = check_light_curves(self, X, reset=False)
         column = list(self.features_.get_feature_names_out()).index("fourier_period")
         periods = np.asarray(self.features_.transform(lc), dtype=np.float64)[:, column]
         periods = np.where(np.isfinite(periods) & (periods > 0), periods, 1.0)

@@ -206,7 +206,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         """
         lc = self._check_light_curves(X, reset=True)
         labels = None
-        if y is not None and self.pooling == "weighted":
+        if y is not None and POOLINGS[self.pooling].fitted:
             # Checked before training, so that bad labels fail fast.
             _, labels = self._encode_labels(y, lc)
         seeds = Seeds.from_random_state(self.random_state)

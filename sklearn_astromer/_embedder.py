@@ -223,7 +223,8 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         Saved with the starting weights, it is kept when the encoder is not
         trained and no labels are given; otherwise the standardisation is
         fitted on ``lc`` and the weights are those of a linear classifier on
-        the standardised per-layer means (equal without labels).
+        the standardised per-layer means (without labels: the saved weights
+        of a folder that has no standardisation, else equal).
         """
         saved = extra.get("layer_weighting")
         if saved is not None and labels is None and self.max_epochs == 0:
@@ -231,6 +232,10 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         layer_means = self._encode(lc, ["layer_means"])["layer_means"]  # (N, M, D)
         equal = LayerWeighting.equal(layer_means)
         if labels is None:
+            # Folders saved before the standardisation hold the weights alone.
+            old = extra.get("layer_weights")
+            if old is not None and len(old) == len(equal.weights) and self.max_epochs == 0:
+                return dataclasses.replace(equal, weights=np.asarray(old, dtype=np.float64))
             return equal
         n_layers, d_model = layer_means.shape[1:]
         with seeds.torch("head"):

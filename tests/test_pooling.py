@@ -99,3 +99,18 @@ def test_weighted_pooling_needs_its_weighting_from_fit(embedder):
     np.testing.assert_array_equal(
         swapped, AstromerEmbedder(pooling="max", **TWO_BLOCKS).fit(X).transform(X)
     )
+
+
+def test_folder_saved_with_weights_alone_keeps_them(embedder, tmp_path):
+    import json
+
+    emb, X, y = embedder
+    weighted = AstromerEmbedder(pooling="weighted", head_epochs=5, **TWO_BLOCKS).fit(X, y)
+    folder = weighted.save(tmp_path / "model")
+    meta = json.loads((folder / "config.json").read_text())
+    weights = meta["extra"].pop("layer_weighting")["weights"]
+    meta["extra"]["layer_weights"] = weights  # the layout of older folders
+    (folder / "config.json").write_text(json.dumps(meta))
+    again = AstromerEmbedder(weights=folder, max_epochs=0, pooling="weighted").fit(X)
+    np.testing.assert_allclose(again.layer_weights_, weights)
+    np.testing.assert_allclose(again.transform(X), weighted.transform(X), rtol=1e-4, atol=1e-5)

@@ -17,8 +17,8 @@ type, as any protobuf parser does for unknown fields. The format is described
 in TensorFlow's ``tensorflow/core/util/tensor_bundle/tensor_bundle.proto`` and
 LevelDB's ``doc/table_format.md``.
 
-Checksums (the tables' block trailers and each tensor's CRC32C) are verified
-when a CRC32C library (``google-crc32c`` or ``crc32c``) is installed; the
+Checksums (the tables' block trailers and each tensor's masked CRC32C) are
+verified by default with ``google-crc32c``, a dependency of the package; the
 structural checks (footer magic, block bounds, tensor byte sizes) always run.
 """
 
@@ -30,11 +30,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 
 __all__ = [
     "BundleEntry",
-    "crc32c_available",
     "parse_index",
     "read_checkpoint",
     "read_tensors",
@@ -109,34 +109,8 @@ class BundleEntry:
 
 
 # --------------------------------------------------------------------------
-# CRC32C (optional)
+# CRC32C
 # --------------------------------------------------------------------------
-
-
-def _crc32c_function():
-    """Return a ``bytes -> int`` CRC32C function from an installed library."""
-    try:
-        import google_crc32c
-    except ImportError:
-        pass
-    else:
-        return google_crc32c.value
-    try:
-        import crc32c
-    except ImportError:
-        return None
-    return crc32c.crc32c
-
-
-def crc32c_available() -> bool:
-    """Whether a CRC32C library is installed, so checksums can be verified.
-
-    Returns
-    -------
-    bool
-        True when ``google-crc32c`` or ``crc32c`` can be imported.
-    """
-    return _crc32c_function() is not None
 
 
 def _masked(crc: int) -> int:
@@ -145,17 +119,9 @@ def _masked(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _CRC_MASK_DELTA) & 0xFFFFFFFF
 
 
-def _checker(verify: bool | None):
+def _checker(verify: bool):
     """Return the CRC32C function to verify with, or None to skip checks."""
-    if verify is False:
-        return None
-    crc = _crc32c_function()
-    if crc is None and verify:
-        raise ImportError(
-            "verifying checkpoint checksums needs a CRC32C library: "
-            "pip install google-crc32c"
-        )
-    return crc
+    return google_crc32c.value if verify else None
 
 
 # --------------------------------------------------------------------------
@@ -330,7 +296,7 @@ def _table_items(table: bytes, crc) -> Iterator[tuple[bytes, memoryview]]:
 
 
 def parse_index(
-    index: bytes, *, verify: bool | None = None
+    index: bytes, *, verify: bool = True
 ) -> tuple[int, dict[str, BundleEntry]]:
     """Parse the ``.index`` file of a tensor bundle.
 
@@ -338,9 +304,9 @@ def parse_index(
     ----------
     index : bytes
         Contents of the ``PREFIX.index`` file.
-    verify : bool or None, default=None
-        Verify the table blocks' CRC32C. None verifies when a CRC32C library
-        is installed; True requires one; False skips the check.
+    verify : bool, default=True
+        Verify the table blocks' CRC32C. False skips the check (to inspect a
+        damaged file).
 
     Returns
     -------
@@ -377,7 +343,7 @@ def read_tensors(
     entries: Mapping[str, BundleEntry],
     shards: Mapping[int, bytes],
     *,
-    verify: bool | None = None,
+    verify: bool = True,
 ) -> dict[str, np.ndarray]:
     """Read the numeric model tensors of a parsed bundle.
 
@@ -390,9 +356,9 @@ def read_tensors(
         Entries from :func:`parse_index`.
     shards : mapping of int to bytes-like
         Contents of each ``.data`` shard by shard index.
-    verify : bool or None, default=None
-        Verify each tensor's CRC32C. None verifies when a CRC32C library is
-        installed; True requires one; False skips the check.
+    verify : bool, default=True
+        Verify each tensor's CRC32C. False skips the check (to inspect a
+        damaged file).
 
     Returns
     -------
@@ -432,16 +398,16 @@ def read_tensors(
         if end > len(shard):
             raise ValueError(f"checkpoint variable {name!r} lies outside its data shard")
         raw = bytes(shard[entry.offset : end])
-        if crc is not None and entry.crc32c is not None:
-            if _masked(crc(raw)) != entry.crc32c:
-                raise ValueError(f"checkpoint variable {name!r} fails its CRC32C check")
+        # An absent field is proto3's default, 0 (a masked CRC can be 0).
+        if crc is not None and _masked(crc(raw)) != (entry.crc32c or 0):
+            raise ValueError(f"checkpoint variable {name!r} fails its CRC32C check")
         array = np.frombuffer(raw, dtype=dtype, count=count).reshape(entry.shape)
         tensors[name] = array.astype(dtype.newbyteorder("="), copy=True)
     return tensors
 
 
 def read_checkpoint(
-    prefix: str | os.PathLike, *, verify: bool | None = None
+    prefix: str | os.PathLike, *, verify: bool = True
 ) -> dict[str, np.ndarray]:
     """Read the model variables of a TensorFlow checkpoint from disk.
 
@@ -450,9 +416,9 @@ def read_checkpoint(
     prefix : str or path-like
         Checkpoint prefix (``".../weights"`` for ``weights.index`` and
         ``weights.data-00000-of-00001``), or the path of its ``.index`` file.
-    verify : bool or None, default=None
-        Verify CRC32C checksums. None verifies when a CRC32C library is
-        installed; True requires one; False skips the check.
+    verify : bool, default=True
+        Verify CRC32C checksums. False skips the check (to inspect a damaged
+        file).
 
     Returns
     -------

@@ -8,20 +8,32 @@ its SHA-256), reads them without TensorFlow, maps every tensor onto
 keeps the result in the package's own safetensors format so that later
 loads skip the conversion.
 
-The cache folder is ``$SKLEARN_ASTROMER_HOME`` when set, else the user
-cache (``~/.cache/sklearn-astromer`` on Linux). A folder that already holds
-the archives under their registry file names serves them offline.
+Archives are looked for in ``$SKLEARN_ASTROMER_HOME`` when set, else in the
+user cache (``~/.cache/sklearn-astromer`` on Linux); a folder that already
+holds them under their registry file names serves them offline. Downloads
+and converted weights are written to ``$SKLEARN_ASTROMER_CACHE`` when set,
+else to the home when it is writable, else to the user cache.
+
+Every file is verified before use: a registered archive against its
+SHA-256; any zip archive member against its CRC-32 and every tensor of a
+TensorFlow checkpoint against its CRC32C; a converted copy or a saved model
+folder against the SHA-256 recorded in its ``config.json``. A file that
+fails is refused with :class:`WeightsIntegrityError` (a damaged converted
+copy is converted again, with a warning).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
 import stat
-import tempfile
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +42,23 @@ import numpy as np
 import pooch
 import torch
 
-from ._io import is_saved_model, load_model, save_model
+from ._io import (
+    UnverifiedWeightsWarning,
+    WeightsIntegrityError,
+    integrity_error,
+    is_saved_model,
+    load_model,
+    save_model,
+)
 from ._model import Astromer, AstromerConfig
 from ._tf_checkpoint import parse_index, read_tensors
 
 __all__ = [
     "PRETRAINED",
     "PretrainedWeights",
+    "UnverifiedWeightsWarning",
+    "WeightsIntegrityError",
+    "get_cache_dir",
     "get_weights_home",
     "list_pretrained",
     "fetch_pretrained",
@@ -45,6 +67,7 @@ __all__ = [
 ]
 
 HOME_ENV = "SKLEARN_ASTROMER_HOME"
+CACHE_ENV = "SKLEARN_ASTROMER_CACHE"
 _CACHE_NAME = "sklearn-astromer"
 _CONVERTED = "converted"
 
@@ -140,6 +163,24 @@ def _user_cache():
     return Path(pooch.os_cache(_CACHE_NAME))
 
 
+def get_cache_dir():
+    """Return the folder the package writes to: downloads and converted weights.
+
+    Returns
+    -------
+    cache : pathlib.Path
+        ``$SKLEARN_ASTROMER_CACHE`` when set; else :func:`get_weights_home`
+        when it is writable; else the user cache folder. Set
+        ``SKLEARN_ASTROMER_CACHE`` to keep a read-only folder of archives as
+        the home while writing elsewhere. It need not exist yet.
+    """
+    cache = os.environ.get(CACHE_ENV)
+    if cache:
+        return Path(cache).expanduser()
+    home = get_weights_home()
+    return home if _writable(home) else _user_cache()
+
+
 def _writable(path):
     """Whether files may be created in ``path`` (or in the parent that would hold it).
 
@@ -166,9 +207,9 @@ def fetch_pretrained(name):
     """Return the local path of a released archive, downloading it if needed.
 
     The archive is looked for under its registry file name in
-    :func:`get_weights_home`, then (when that folder is not writable) in the
-    user cache, and otherwise downloaded there from its public URL. Its
-    SHA-256 is checked in every case.
+    :func:`get_weights_home`, then in :func:`get_cache_dir`, and otherwise
+    downloaded into the latter from its public URL. Its SHA-256 is checked
+    in every case.
 
     Parameters
     ----------
@@ -183,24 +224,27 @@ def fetch_pretrained(name):
     Raises
     ------
     ValueError
-        If ``name`` is not registered, or a file does not have the
-        registered SHA-256.
+        If ``name`` is not registered.
+    WeightsIntegrityError
+        If a file does not have the registered SHA-256.
     OSError
         If the archive is not local and cannot be downloaded; the message
         says where to put a copy.
     """
     entry = _registered(name)
     home = get_weights_home()
-    folders = [home] if _writable(home) else [home, _user_cache()]
+    folders = list(dict.fromkeys([home, get_cache_dir()]))
     for folder in folders:
         candidate = folder / entry.filename
         if candidate.is_file():
             digest = pooch.file_hash(str(candidate), alg="sha256")
             if digest != entry.sha256:
-                raise ValueError(
-                    f"{candidate} does not have the SHA-256 of the {name!r} weights "
-                    f"(expected {entry.sha256}, found {digest}): it is damaged or "
-                    "another file; delete it to download it again"
+                raise integrity_error(
+                    candidate,
+                    f"does not have the SHA-256 of the {name!r} weights "
+                    f"(expected {entry.sha256}, found {digest}): it is damaged, "
+                    "incomplete or another file",
+                    "Delete it to download it again, or put a good copy there",
                 )
             return candidate
     target = folders[-1]
@@ -214,7 +258,7 @@ def fetch_pretrained(name):
         )
     except ValueError as exc:
         # pooch refuses (and deletes) a download whose hash does not match.
-        raise ValueError(
+        raise WeightsIntegrityError(
             f"the file downloaded from {entry.url} is not the {name!r} weights "
             f"(SHA-256 mismatch, expected {entry.sha256}): {exc}"
         ) from exc
@@ -411,21 +455,39 @@ def _config_from_conf(conf):
 _CONF = "conf.json"
 _CKPT_INDEX = "weights.index"
 _H5 = "weights.h5"
+# SHA-256 of the Keras files inside the released archives. HDF5 stores no
+# checksum: out of its zip (whose CRC-32 covers it) a weights.h5 is verified
+# only when it is one of these.
+_RELEASED_H5 = {
+    "17680ce236af00b0eed1fd8e45c3dedd37884899a96e62f3aaa9e2eb322bfff1": "atlas",
+}
 
 
-def _h5_tensors(data):
+_DAMAGED = (
+    "Use a good copy: load released weights by name (downloaded and verified "
+    "again), or download or export the file again"
+)
+
+
+def _h5_tensors(data, source):
     tensors = {}
 
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset):
             tensors[name] = obj[()]
 
-    with h5py.File(io.BytesIO(data), "r") as f:
-        f.visititems(visit)
+    try:
+        with h5py.File(io.BytesIO(data), "r") as f:
+            f.visititems(visit)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        # h5py reports truncated or garbled files as OSError, sometimes others.
+        raise integrity_error(
+            source, f"not a readable HDF5 file ({exc}): it is damaged or incomplete", _DAMAGED
+        ) from exc
     return tensors
 
 
-def _read_official_files(read, source):
+def _read_official_files(read, source, in_zip):
     """Convert official weights given a reader of the folder's files.
 
     Parameters
@@ -434,6 +496,9 @@ def _read_official_files(read, source):
         ``read(filename) -> bytes or None`` for files of the official folder.
     source : str
         Description of the folder, for messages.
+    in_zip : bool
+        Whether the files come from a zip archive (whose members' CRC-32 is
+        checked as they are read).
 
     Returns
     -------
@@ -443,26 +508,50 @@ def _read_official_files(read, source):
     conf_bytes = read(_CONF)
     if conf_bytes is None:
         raise ValueError(f"{source}: no {_CONF}")
-    conf = json.loads(conf_bytes)
+    try:
+        conf = json.loads(conf_bytes)
+        if not isinstance(conf, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise integrity_error(
+            f"{source}/{_CONF}", f"not valid JSON ({exc}): it is damaged", _DAMAGED
+        ) from exc
     config = _config_from_conf(conf)
     index = read(_CKPT_INDEX)
     if index is not None:
         fmt = "tf-checkpoint"
-        num_shards, entries = parse_index(index)
+        # The bundle's own CRC32C (index blocks, every tensor) is verified.
+        try:
+            num_shards, entries = parse_index(index)
+        except ValueError as exc:
+            raise integrity_error(f"{source}/{_CKPT_INDEX}", str(exc), _DAMAGED) from exc
         shards = {}
         for i in range(num_shards):
             shard_name = f"weights.data-{i:05d}-of-{num_shards:05d}"
             shards[i] = read(shard_name)
             if shards[i] is None:
                 raise ValueError(f"{source}: no {shard_name}")
-        tensors = read_tensors(entries, shards)
+        try:
+            tensors = read_tensors(entries, shards)
+        except ValueError as exc:
+            raise integrity_error(
+                f"{source}/weights.data-*", f"{exc}: the checkpoint is damaged", _DAMAGED
+            ) from exc
         names = _tf_names(config.n_layers)
     else:
         data = read(_H5)
         if data is None:
             raise ValueError(f"{source}: neither {_CKPT_INDEX} nor {_H5}")
         fmt = "keras-h5"
-        tensors = _h5_tensors(data)
+        if not in_zip and hashlib.sha256(data).hexdigest() not in _RELEASED_H5:
+            warnings.warn(
+                f"{source}/{_H5}: a Keras HDF5 file stores no checksum and this one is "
+                "not a released file, so it could not be verified; load its zip "
+                "archive instead to have it checked",
+                UnverifiedWeightsWarning,
+                stacklevel=4,
+            )
+        tensors = _h5_tensors(data, f"{source}/{_H5}")
         names = _h5_names(config.n_layers)
     state = _map_tensors(tensors, names, config, source)
     return config, state, {"format": fmt, "training_config": conf}
@@ -483,6 +572,24 @@ def _official_dir(prefixes, is_file):
 
 
 def _read_zip(path):
+    # zipfile checks each member's CRC-32 as it reads it: damaged bytes raise
+    # BadZipFile, which becomes the package's integrity error.
+    try:
+        return _read_zip_unchecked(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _bad_zip(path, exc) from exc
+
+
+def _bad_zip(path, exc):
+    return integrity_error(
+        path,
+        f"not a readable zip archive ({exc}): it is damaged or incomplete "
+        "(a download cut short?), or not an archive",
+        _DAMAGED,
+    )
+
+
+def _read_zip_unchecked(path):
     with zipfile.ZipFile(path) as zf:
         members = set(zf.namelist())
         prefixes = {m[: m.rfind("/") + 1] for m in members}
@@ -497,7 +604,7 @@ def _read_zip(path):
             member = prefix + name
             return zf.read(member) if member in members else None
 
-        return _read_official_files(read, str(path))
+        return _read_official_files(read, str(path), in_zip=True)
 
 
 def _read_folder(path):
@@ -520,7 +627,7 @@ def _read_folder(path):
         file = folder / name
         return file.read_bytes() if file.is_file() else None
 
-    return _read_official_files(read, str(folder))
+    return _read_official_files(read, str(folder), in_zip=False)
 
 
 def read_official(path):
@@ -550,6 +657,9 @@ def read_official(path):
     ValueError
         If the layout is not recognised, or a tensor is missing, unexpected
         or misshapen.
+    WeightsIntegrityError
+        If a file is damaged: a zip member fails its CRC-32, a checkpoint
+        tensor or index block its CRC32C, or a file cannot be parsed.
     """
     path = Path(path)
     if path.name in (_CKPT_INDEX, _H5):
@@ -558,6 +668,19 @@ def read_official(path):
         config, state, info = _read_folder(path)
         return config, state, {"weights": info}
     return _read_archive(path, pooch.file_hash(str(path), alg="sha256"))
+
+
+def _warn_if_unlike_release(path, digest):
+    """Warn when a file named like a released archive is not that archive."""
+    for entry in PRETRAINED.values():
+        if path.name == entry.filename and digest != entry.sha256:
+            warnings.warn(
+                f"{path} has the file name of the released {entry.name!r} weights but "
+                f"not their SHA-256 (expected {entry.sha256}, found {digest}): it is "
+                "loaded as another archive, verified only by its own CRCs. If it should "
+                f"be the release, it is damaged: use weights={entry.name!r} instead.",
+                stacklevel=3,
+            )
 
 
 def _describe(info, digest):
@@ -571,20 +694,28 @@ def _describe(info, digest):
 
 
 def _converted_folders():
-    """Folders that may hold converted weights, the preferred writable one first."""
-    folders = [get_weights_home() / _CONVERTED, _user_cache() / _CONVERTED]
+    """Folders that may hold converted weights, the one written to first."""
+    folders = [get_cache_dir() / _CONVERTED, get_weights_home() / _CONVERTED]
     return list(dict.fromkeys(folders))
 
 
 def _load_converted(digest):
+    """The verified converted copy of the archive with SHA-256 ``digest``, or None."""
     for folder in _converted_folders():
         path = folder / digest
         if is_saved_model(path):
             try:
-                config, state, extra = load_model(path)
+                # The SHA-256 recorded at conversion is required and checked.
+                config, state, extra = load_model(path, require_checksum=True)
                 _check_state_dict(config, state, path)
-            except Exception:
-                # A damaged cache entry is not fatal: convert again.
+                if extra.get("weights", {}).get("sha256") != digest:
+                    raise ValueError(f"{path}: converted from another archive")
+            except ValueError as exc:  # WeightsIntegrityError included
+                warnings.warn(
+                    f"ignoring a damaged converted copy of the weights ({exc}); "
+                    "converting the archive again",
+                    stacklevel=3,
+                )
                 continue
             return config, state, extra
     return None
@@ -597,8 +728,16 @@ def _check_state_dict(config, state, source):
         raise ValueError(f"{source}: tensors do not match the architecture")
 
 
+def _new_dir(folder, digest):
+    # os.mkdir honours the umask, so the cache gets ordinary permissions
+    # (tempfile.mkdtemp would make it private to the user).
+    path = folder / f".{digest[:12]}-{os.getpid()}-{secrets.token_hex(4)}"
+    os.mkdir(path)
+    return path
+
+
 def _store_converted(digest, config, state, extra):
-    """Write converted weights to the first writable cache folder.
+    """Write converted weights, with their SHA-256, to the first writable cache folder.
 
     The folder is written under a temporary name and renamed, so that a
     concurrent reader never sees half a model. Failing to cache is not an
@@ -610,7 +749,7 @@ def _store_converted(digest, config, state, extra):
         target = folder / digest
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=folder))
+            tmp = _new_dir(folder, digest)
         except OSError:
             continue
         try:
@@ -618,7 +757,7 @@ def _store_converted(digest, config, state, extra):
             if target.exists():
                 # A damaged entry: move it aside first, since a folder can
                 # only be renamed onto a missing or empty one.
-                stale = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=folder))
+                stale = _new_dir(folder, digest)
                 os.replace(target, stale / "old")
                 shutil.rmtree(stale, ignore_errors=True)
             os.rename(tmp, target)
@@ -656,15 +795,22 @@ def resolve_weights(weights):
 
         - a registered name (:func:`list_pretrained`): the archive is taken
           from :func:`get_weights_home` (``$SKLEARN_ASTROMER_HOME``) or
-          downloaded there, then converted once to the package's format in
-          a ``converted/`` cache keyed by its SHA-256;
-        - the path of an official zip archive (also converted once and
-          cached);
+          downloaded into :func:`get_cache_dir`, its SHA-256 checked, then
+          converted once to the package's format in a ``converted/`` cache
+          keyed by that SHA-256;
+        - the path of an official zip archive (each member checked against
+          its CRC-32, each checkpoint tensor against its CRC32C; also
+          converted once and cached);
         - an unpacked official folder (``conf.json`` with ``weights.index``
           and ``weights.data-*``, or ``weights.h5``), or one of those two
-          weight files, read directly;
+          weight files, read directly (checkpoint tensors checked against
+          their CRC32C; a Keras ``.h5`` file stores no checksum);
         - a model folder saved by this package (``config.json`` and
-          ``model.safetensors``).
+          ``model.safetensors``), checked against the SHA-256 recorded in
+          its ``config.json``.
+
+        Converted copies are checked against the SHA-256 recorded when they
+        were written; a damaged one is converted again, with a warning.
 
         A string equal to a registered name is that name; to load a local
         folder of the same name, pass ``"./macho"`` or a :class:`~pathlib.Path`
@@ -683,8 +829,12 @@ def resolve_weights(weights):
     Raises
     ------
     ValueError
-        If the name is unknown, a checksum does not match, or the files do
-        not hold exactly the expected tensors.
+        If the name is unknown, or the files do not hold exactly the
+        expected tensors.
+    WeightsIntegrityError
+        (a ValueError) If a file is damaged, altered or truncated: a
+        checksum does not match or the file cannot be parsed. The message
+        names the file and what to do.
     FileNotFoundError
         If a path does not exist.
     OSError
@@ -716,10 +866,13 @@ def resolve_weights(weights):
     if path.name in (_CKPT_INDEX, _H5):
         return read_official(path)
     if not zipfile.is_zipfile(path):
-        raise ValueError(
-            f"{path} is not a zip archive; pass an official archive or a folder"
+        raise integrity_error(
+            path,
+            "not a zip archive, or a damaged or incomplete one (a download cut short?)",
+            "Pass an official archive or a folder; if this is one, download it again",
         )
     digest = pooch.file_hash(str(path), alg="sha256")
+    _warn_if_unlike_release(path, digest)
     cached = _load_converted(digest)
     return cached if cached is not None else _convert_archive(path, digest)
 

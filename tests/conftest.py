@@ -51,6 +51,20 @@ def released_weights(monkeypatch):
     return SHARED_WEIGHTS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temporary_weights_cache(tmp_path_factory):
+    """Write downloads and converted weights into a folder of the test session.
+
+    ``SKLEARN_ASTROMER_HOME`` stays on the shared (read-only) archives; without this the
+    conversions would go to the user's cache (or into the shared folder when writable).
+    Set in ``os.environ``, so command-line subprocesses inherit it too.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SKLEARN_ASTROMER_CACHE", str(tmp_path_factory.mktemp("weights-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def curves():
     """Twelve short synthetic light curves, 4 of each class, 20-40 observations."""

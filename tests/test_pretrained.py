@@ -1,5 +1,7 @@
 """The estimators on the released weights, against the official outputs."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,32 @@ def test_classifier_starts_from_released_weights(reference):
     emb = AstromerEmbedder(max_epochs=0).fit(X)
     for name, tensor in emb.module_.state_dict().items():
         np.testing.assert_array_equal(clf.module_.state_dict()[name].numpy(), tensor.numpy())
+
+
+def test_released_weights_are_converted_into_the_temporary_cache():
+    from sklearn_astromer import weights
+
+    cache = weights.get_cache_dir()
+    # conftest's session cache: never the user's cache nor the shared archives' folder.
+    assert Path.home() / ".cache" not in cache.parents
+    assert cache.resolve() != weights.get_weights_home().resolve()
+    weights.resolve_weights("macho")
+    converted = cache / "converted" / weights.PRETRAINED["macho"].sha256
+    assert (converted / "model.safetensors").is_file()
+
+
+def test_saved_embedder_with_a_flipped_byte_is_refused(reference, tmp_path):
+    from sklearn_astromer.weights import WeightsIntegrityError
+
+    X = _light_curves(reference)[:3]
+    folder = AstromerEmbedder(max_epochs=0).fit(X).save(tmp_path / "saved")
+    again = AstromerEmbedder(weights=folder, max_epochs=0).fit(X)
+    released = AstromerEmbedder(max_epochs=0).fit(X)
+    np.testing.assert_array_equal(again.transform(X), released.transform(X))
+    tensors = Path(folder) / "model.safetensors"
+    data = bytearray(tensors.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tensors.write_bytes(bytes(data))
+    message = r"model\.safetensors: SHA-256 .* recorded in config\.json"
+    with pytest.raises(WeightsIntegrityError, match=message):
+        AstromerEmbedder(weights=folder, max_epochs=0).fit(X)

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import threading
+import warnings
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -19,17 +20,18 @@ import pooch
 import pytest
 import torch
 
-from sklearn_astromer import _tf_checkpoint, weights
-from sklearn_astromer._io import save_model
+from sklearn_astromer import weights
+from sklearn_astromer._io import load_model, save_model
 from sklearn_astromer._model import Astromer, AstromerConfig
 from sklearn_astromer._tf_checkpoint import (
-    crc32c_available,
     parse_index,
     read_checkpoint,
     read_tensors,
 )
 from sklearn_astromer.weights import (
     PRETRAINED,
+    UnverifiedWeightsWarning,
+    WeightsIntegrityError,
     fetch_pretrained,
     list_pretrained,
     read_official,
@@ -51,6 +53,8 @@ def isolated_cache(tmp_path, monkeypatch):
     home = tmp_path / "home"
     user = tmp_path / "user-cache"
     monkeypatch.setenv(weights.HOME_ENV, str(home))
+    # The defaults are tested here: no separate cache folder (conftest sets one).
+    monkeypatch.delenv(weights.CACHE_ENV, raising=False)
     monkeypatch.setattr(weights, "_user_cache", lambda: user)
     # A local test server must not be reached through a proxy.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -178,7 +182,8 @@ def test_damaged_cache_is_converted_again(isolated_cache):
     _, state, _ = resolve_weights("macho")
     tensors = home / "converted" / PRETRAINED["macho"].sha256 / "model.safetensors"
     tensors.write_bytes(b"not a safetensors file")
-    _, again, _ = resolve_weights("macho")
+    with pytest.warns(UserWarning, match="damaged converted copy.*SHA-256"):
+        _, again, _ = resolve_weights("macho")
     _assert_same_state(state, again)
     assert tensors.stat().st_size > N_PARAMETERS * 4
 
@@ -246,6 +251,8 @@ def _edit_h5(folder, edit):
         edit(f)
 
 
+# Edited files are no longer the released one: the "not verified" warning is expected.
+@pytest.mark.filterwarnings("ignore::sklearn_astromer.weights.UnverifiedWeightsWarning")
 def test_missing_extra_and_misshapen_h5_tensors_are_refused(tmp_path):
     ln = "encoder/encoder/encoder_layer_1/layer_normalization_3/gamma:0"
     wq = "encoder/encoder/encoder_layer/multi_head_attention/WQ/kernel:0"
@@ -373,29 +380,21 @@ def test_bundle_reader_refuses_compressed_blocks(macho_bundle):
         parse_index(bytes(tampered), verify=False)
 
 
-@pytest.mark.skipif(not crc32c_available(), reason="no CRC32C library installed")
 def test_bundle_checksums_are_verified(macho_bundle):
     index, data = macho_bundle
-    _, entries = parse_index(index, verify=True)
+    _, entries = parse_index(index)
     entry = entries["layer_with_weights-1/reg_layer/bias/.ATTRIBUTES/VARIABLE_VALUE"]
     tampered = bytearray(data)
     tampered[entry.offset] ^= 0x01
+    # Verification is on by default (google-crc32c is a dependency).
     with pytest.raises(ValueError, match="reg_layer/bias.*CRC32C"):
-        read_tensors(entries, {0: bytes(tampered)}, verify=True)
+        read_tensors(entries, {0: bytes(tampered)})
     # Skipping verification reads the altered value.
     read_tensors(entries, {0: bytes(tampered)}, verify=False)
     bad_index = bytearray(index)
     bad_index[index.find(b"bn_0")] ^= 0x20
     with pytest.raises(ValueError, match="index block fails its CRC32C"):
-        parse_index(bytes(bad_index), verify=True)
-
-
-def test_required_verification_needs_a_crc_library(macho_bundle, monkeypatch):
-    monkeypatch.setattr(_tf_checkpoint, "_crc32c_function", lambda: None)
-    assert not crc32c_available()
-    with pytest.raises(ImportError, match="google-crc32c"):
-        parse_index(macho_bundle[0], verify=True)
-    parse_index(macho_bundle[0])  # None: verify only when possible
+        parse_index(bytes(bad_index))
 
 
 # --------------------------------------------------------------------------
@@ -481,3 +480,213 @@ def test_no_network_gives_a_clear_message(monkeypatch, isolated_cache):
     assert url in message
     assert str(home / "macho_a0.zip") in message
     assert weights.HOME_ENV in message
+
+
+# --------------------------------------------------------------------------
+# Integrity: damaged, altered or truncated files are refused or repaired
+# --------------------------------------------------------------------------
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _member_data_offset(archive, member):
+    """Offset of the first byte of ``member``'s (compressed) data in the zip."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+    raw = archive.read_bytes()
+    name_len, extra_len = np.frombuffer(raw, "<u2", 2, info.header_offset + 26)
+    return info.header_offset + 30 + int(name_len) + int(extra_len)
+
+
+def test_tampered_registered_archive_is_refused(isolated_cache):
+    home, _ = isolated_cache
+    home.mkdir()
+    copy = home / PRETRAINED["macho"].filename
+    shutil.copy(_archive("macho"), copy)
+    _flip(copy, copy.stat().st_size // 2)
+    with pytest.raises(WeightsIntegrityError, match=r"macho_a0\.zip: does not have the SHA-256"):
+        resolve_weights("macho")
+    # Truncated (a download cut short): the same error, naming the file.
+    copy.write_bytes(_archive("macho").read_bytes()[:100_000])
+    with pytest.raises(WeightsIntegrityError, match="Delete it to download it again"):
+        resolve_weights("macho")
+
+
+@pytest.mark.parametrize("name", ["macho", "atlas"])
+def test_archive_by_path_with_altered_tensor_bytes_is_refused(tmp_path, name):
+    copy = tmp_path / f"my-{name}.zip"
+    shutil.copy(_archive(name), copy)
+    member = "macho/weights.data-00000-of-00001" if name == "macho" else "atlas/weights.h5"
+    _flip(copy, _member_data_offset(copy, member) + 1000)
+    # The member's CRC-32 (or its deflate stream) no longer matches.
+    with pytest.raises(WeightsIntegrityError, match=rf"my-{name}\.zip: not a readable zip archive"):
+        resolve_weights(copy)
+
+
+def test_archive_by_path_named_like_a_release_but_altered_warns(tmp_path):
+    copy = tmp_path / "macho_a0.zip"
+    shutil.copy(_archive("macho"), copy)
+    _flip(copy, _member_data_offset(copy, "macho/weights.data-00000-of-00001") + 1000)
+    with pytest.warns(UserWarning, match="file name of the released 'macho' weights"):
+        with pytest.raises(WeightsIntegrityError):
+            resolve_weights(copy)
+
+
+def test_truncated_zip_is_refused(tmp_path):
+    truncated = tmp_path / "atlas.zip"
+    truncated.write_bytes(_archive("atlas").read_bytes()[:-1000])
+    with pytest.raises(WeightsIntegrityError, match=r"atlas\.zip: not a zip archive, or a damaged"):
+        resolve_weights(truncated)
+    with pytest.raises(WeightsIntegrityError, match="not a readable zip archive"):
+        read_official(truncated)
+
+
+def test_altered_checkpoint_tensor_in_a_folder_is_refused(tmp_path):
+    folder = _unpack("macho", tmp_path)
+    _, entries = parse_index((folder / "weights.index").read_bytes())
+    entry = entries["layer_with_weights-0/enc_layers/1/mha/wq/kernel/.ATTRIBUTES/VARIABLE_VALUE"]
+    _flip(folder / "weights.data-00000-of-00001", entry.offset + 17)
+    message = r"weights\.data-\*: .*wq/kernel.*fails its CRC32C"
+    with pytest.raises(WeightsIntegrityError, match=message):
+        resolve_weights(folder)
+
+
+def test_garbled_or_truncated_h5_is_refused(tmp_path):
+    folder = _unpack("atlas", tmp_path)
+    h5 = folder / "weights.h5"
+    h5.write_bytes(h5.read_bytes()[:5000])
+    with pytest.warns(UnverifiedWeightsWarning, match="stores no checksum"):
+        with pytest.raises(WeightsIntegrityError, match=r"weights\.h5: not a readable HDF5 file"):
+            resolve_weights(folder)
+    h5.write_bytes(b"garbage" * 100)
+    with pytest.warns(UnverifiedWeightsWarning):
+        with pytest.raises(WeightsIntegrityError, match="not a readable HDF5 file"):
+            resolve_weights(folder)
+
+
+def test_unpacked_h5_is_verified_when_released_else_warned(tmp_path):
+    folder = _unpack("atlas", tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, released, _ = resolve_weights(folder)
+    # Same tensors, other bytes (a user's own file): loaded, with a warning.
+    _edit_h5(folder, lambda f: f.attrs.__setitem__("note", "mine"))
+    message = r"weights\.h5: a Keras HDF5 file stores no checksum"
+    with pytest.warns(UnverifiedWeightsWarning, match=message):
+        _, own, _ = resolve_weights(folder)
+    _assert_same_state(released, own)
+
+
+def test_tampered_cache_of_an_archive_by_path_is_rebuilt(isolated_cache):
+    home, _ = isolated_cache
+    _, reference, _ = resolve_weights(_archive("atlas"))
+    cached = home / "converted" / PRETRAINED["atlas"].sha256
+    _flip(cached / "model.safetensors", (cached / "model.safetensors").stat().st_size - 100)
+    with pytest.warns(UserWarning, match=r"damaged converted copy.*model\.safetensors: SHA-256"):
+        _, again, _ = resolve_weights(_archive("atlas"))
+    _assert_same_state(reference, again)
+    # Repaired in place: the next load is silent.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, third, _ = resolve_weights(_archive("atlas"))
+    _assert_same_state(reference, third)
+
+
+def test_cache_without_checksums_is_converted_again(isolated_cache):
+    home, _ = isolated_cache
+    _, reference, _ = resolve_weights(_archive("macho"))
+    config_file = home / "converted" / PRETRAINED["macho"].sha256 / "config.json"
+    meta = json.loads(config_file.read_text())
+    del meta["sha256"]  # as an earlier version wrote it
+    config_file.write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="damaged converted copy.*records no checksums"):
+        _, again, _ = resolve_weights(_archive("macho"))
+    _assert_same_state(reference, again)
+    assert "sha256" in json.loads(config_file.read_text())
+
+
+def test_converted_cache_has_ordinary_permissions(isolated_cache):
+    home, _ = isolated_cache
+    resolve_weights(_archive("macho"))
+    umask = os.umask(0)
+    os.umask(umask)
+    cached = home / "converted" / PRETRAINED["macho"].sha256
+    for folder in (home / "converted", cached):
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
+    for file in cached.iterdir():
+        assert file.stat().st_mode & 0o777 == 0o666 & ~umask
+    # No temporary folders are left behind.
+    assert [p.name for p in (home / "converted").iterdir()] == [cached.name]
+
+
+def test_separate_cache_setting_keeps_home_untouched(monkeypatch, tmp_path, read_only_weights):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(weights.HOME_ENV, str(read_only_weights))
+    monkeypatch.setenv(weights.CACHE_ENV, str(cache))
+    assert weights.get_cache_dir() == cache
+    before = sorted(os.listdir(read_only_weights))
+    resolve_weights("atlas")
+    assert sorted(os.listdir(read_only_weights)) == before
+    assert [p.name for p in (cache / "converted").iterdir()] == [PRETRAINED["atlas"].sha256]
+
+
+@pytest.fixture
+def saved_folder(tmp_path):
+    config, state, extra = read_official(_archive("macho"))
+    return save_model(tmp_path / "saved", config, state, extra), state
+
+
+def test_saved_folder_records_and_checks_sha256(saved_folder):
+    folder, state = saved_folder
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["sha256"]["model.safetensors"] == pooch.file_hash(str(folder / "model.safetensors"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, loaded, _ = resolve_weights(folder)
+    _assert_same_state(state, loaded)
+
+
+def test_saved_folder_with_a_flipped_byte_is_refused(saved_folder):
+    folder, _ = saved_folder
+    tensors = folder / "model.safetensors"
+    _flip(tensors, tensors.stat().st_size - 1)
+    message = r"model\.safetensors: SHA-256 \w+ differs from the \w+ recorded in config\.json"
+    with pytest.raises(WeightsIntegrityError, match=message):
+        resolve_weights(folder)
+    with pytest.raises(WeightsIntegrityError, match="save the model again"):
+        load_model(folder)
+
+
+def test_saved_folder_with_edited_config_is_refused(saved_folder):
+    folder, _ = saved_folder
+    config_file = folder / "config.json"
+    meta = json.loads(config_file.read_text())
+    meta["config"]["dropout"] = 0.5
+    config_file.write_text(json.dumps(meta))
+    with pytest.raises(WeightsIntegrityError, match=r"config\.json: its contents do not match"):
+        resolve_weights(folder)
+    config_file.write_text("{ not json")
+    with pytest.raises(WeightsIntegrityError, match=r"config\.json: not valid JSON"):
+        resolve_weights(folder)
+
+
+def test_saved_folder_without_checksums_loads_with_a_warning(saved_folder):
+    folder, state = saved_folder
+    config_file = folder / "config.json"
+    meta = json.loads(config_file.read_text())
+    del meta["sha256"]
+    config_file.write_text(json.dumps(meta))
+    with pytest.warns(UnverifiedWeightsWarning, match="records no checksums.*save\\(\\) it again"):
+        _, loaded, _ = resolve_weights(folder)
+    _assert_same_state(state, loaded)
+    with pytest.raises(WeightsIntegrityError, match="records no checksums"):
+        load_model(folder, require_checksum=True)
+    # Without a checksum a garbled tensors file is still refused clearly.
+    (folder / "model.safetensors").write_bytes(b"\x10" + b"\0" * 50)
+    with pytest.warns(UnverifiedWeightsWarning):
+        with pytest.raises(WeightsIntegrityError, match="not a readable safetensors file"):
+            resolve_weights(folder)

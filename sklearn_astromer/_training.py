@@ -13,12 +13,19 @@ module, its loss and how a batch is made:
 - ``"end-to-end"``: encoder and head on random labelled windows
   (:class:`LabelledWindows`).
 
+Two failures never pass silently, whatever the stage (:class:`TrainingNet`):
+a NaN or infinite loss stops training with :class:`NonFiniteLossError`,
+naming the objects of the batch; a ``KeyboardInterrupt`` (Ctrl-C), which
+skorch's loop would swallow, is raised again by :func:`fit_net` as
+:class:`TrainingInterrupted`, carrying the epochs completed so far.
+
 Shapes in comments: B windows, L positions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +33,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import Dataset as SkorchDataset
+from skorch.dataset import get_len
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from sklearn.model_selection import train_test_split
@@ -40,10 +48,15 @@ __all__ = [
     "STAGES",
     "Seeds",
     "TrainingConfig",
+    "NonFiniteLossError",
+    "TrainingInterrupted",
     "split_objects",
+    "BatchObjects",
     "MaskedWindows",
     "LabelledWindows",
+    "LabelledRows",
     "MaskedReconstructionLoss",
+    "TrainingNet",
     "MaskedReconstructionNet",
     "build_net",
     "fit_net",
@@ -131,6 +144,43 @@ class TrainingConfig:
     verbose: int
 
 
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """A training or validation batch gave a NaN or infinite loss.
+
+    Raised by every training stage instead of letting the NaN spread into
+    the weights; the message names the objects of the batch (ids, or
+    positions in ``X``). Training stops before that step updates the
+    weights, and ``fit`` raises. A ``ValueError`` too, so that the command
+    line reports it as an error in the input.
+    """
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` (Ctrl-C) stopped a training stage.
+
+    skorch ends its loop quietly on ``KeyboardInterrupt``; :func:`fit_net`
+    raises this instead, so that an interrupted ``fit`` never returns a
+    partly trained estimator.
+
+    Parameters
+    ----------
+    history : list of dict
+        skorch's records of the epochs completed before the interruption.
+
+    Attributes
+    ----------
+    history : list of dict
+    """
+
+    def __init__(self, history):
+        self.history = history
+        super().__init__(
+            f"training interrupted after {len(history)} complete epoch(s); fit did not "
+            "complete, so fit the estimator again before using it (the exception's "
+            ".history holds the losses of those epochs)"
+        )
+
+
 def split_objects(n, fraction, rng, labels=None):
     """The validation rule of every stage: hold out a share of objects.
 
@@ -163,6 +213,42 @@ def split_objects(n, fraction, rng, labels=None):
         random_state=int(rng.integers(2**31 - 1)),
     )
     return np.sort(train), np.sort(valid)
+
+
+@dataclass(frozen=True)
+class BatchObjects:
+    """Where a stage's items come from in the user's ``X``, to name them in errors.
+
+    Parameters
+    ----------
+    train : ndarray of int64
+        Position in ``X`` of each training item (the indices given to the
+        training ``collate_fn``).
+    valid : ndarray of int64
+        Position in ``X`` of each validation item, in order.
+    ids : ndarray of shape (n_objects,), default=None
+        Object ids of ``X``; positions are used when None.
+    """
+
+    train: np.ndarray
+    valid: np.ndarray
+    ids: np.ndarray | None = None
+
+    def describe(self, positions, limit=64):
+        """Name the objects at these positions of ``X``, in order, at most ``limit`` of them
+        (the default covers a whole batch of the estimators' default size)."""
+        positions = np.sort(np.asarray(positions, dtype=np.int64))
+        if self.ids is not None:
+            names, what = [repr(_plain(self.ids[i])) for i in positions], "ids"
+        else:
+            names, what = [str(int(i)) for i in positions], "positions in X"
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        return f"{len(names)} light curve(s), {what} {', '.join(names[:limit])}{more}"
+
+
+def _plain(value):
+    """numpy scalars as Python values, so that ids print as the user wrote them."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class _Indices(Dataset):
@@ -218,6 +304,8 @@ class MaskedWindows:
         return X, y
 
     def __call__(self, batch):
+        # Remembered to name the batch's objects should its loss be NaN.
+        self.last_indices = np.asarray(batch, dtype=np.int64)
         X, y = self.arrays(batch)
         return _as_tensors(X), _as_tensors(y)
 
@@ -252,8 +340,35 @@ class LabelledWindows:
         return X, self.labels[indices]
 
     def __call__(self, batch):
+        self.last_indices = np.asarray(batch, dtype=np.int64)
         X, y = self.arrays(batch)
         return _as_tensors(X), torch.from_numpy(y)
+
+
+class LabelledRows:
+    """Turn a batch of object indices into rows of precomputed features with labels.
+
+    The ``collate_fn`` of head training: the same batches as skorch's
+    default loader over ``(features, labels)``, with the indices kept to
+    name the objects of a batch.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_objects, ...)
+    labels : ndarray of shape (n_objects,), int64
+    """
+
+    def __init__(self, features, labels):
+        self.features = features
+        self.labels = labels
+
+    def __call__(self, batch):
+        self.last_indices = np.asarray(batch, dtype=np.int64)
+        rows = self.last_indices
+        return (
+            torch.from_numpy(np.ascontiguousarray(self.features[rows])),
+            torch.from_numpy(np.ascontiguousarray(self.labels[rows])),
+        )
 
 
 def _random_windows(light_curves, indices, length, rng, pad_full):
@@ -286,7 +401,93 @@ class MaskedReconstructionLoss(torch.nn.Module):
         return masked_rmse(reconstruction, y["target"], y["probed"].bool(), weights)
 
 
-class MaskedReconstructionNet(NeuralNet):
+class _EarlyStop(KeyboardInterrupt):
+    """Early stopping's end of the loop, told apart from the user's Ctrl-C."""
+
+
+class _EarlyStopping(EarlyStopping):
+    """skorch's early stopping, ending the loop with :class:`_EarlyStop`."""
+
+    def on_epoch_end(self, net, **kwargs):
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            if self.misses_ < self.patience:
+                raise  # the user's, arriving during this callback
+            raise _EarlyStop() from None
+
+
+class TrainingNet(NeuralNet):
+    """The skorch net of every stage: stops on a non-finite loss, records interruptions.
+
+    - A NaN or infinite loss of a training or validation batch raises
+      :class:`NonFiniteLossError` naming the batch's objects (through
+      ``objects``, a :class:`BatchObjects`, and the ``last_indices`` of the
+      training ``collate_fn``; validation batches come in order). In
+      training it is raised before the optimiser steps, so the weights
+      stay finite.
+    - A ``KeyboardInterrupt`` other than early stopping's is kept in
+      ``interruption`` before skorch's loop swallows it; :func:`fit_net`
+      raises it again.
+    """
+
+    #: A :class:`BatchObjects`, set by :func:`build_net`; None leaves batches unnamed.
+    objects = None
+    interruption = None
+    _items_seen = 0
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self.interruption = None
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            if not isinstance(exc, _EarlyStop):
+                self.interruption = exc
+            raise  # skorch ends the loop as usual (on_train_end runs)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        self._items_seen = 0  # validation batches come in order: their items follow
+        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        step = super().train_step_single(batch, **fit_params)
+        # Still inside the optimiser's closure: raising here skips the update.
+        self._check_loss(step["loss"], batch, training=True)
+        return step
+
+    def validation_step(self, batch, **fit_params):
+        step = super().validation_step(batch, **fit_params)
+        self._check_loss(step["loss"], batch, training=False)
+        return step
+
+    def _check_loss(self, loss, batch, training):
+        n_items = get_len(batch[0])
+        first = self._items_seen
+        self._items_seen += n_items
+        value = loss.item()
+        if math.isfinite(value):
+            return
+        kind = "training" if training else "validation"
+        epoch = len(self.history)
+        where = f"a {kind} batch"
+        if self.objects is not None:
+            if training:
+                collate = getattr(self, "iterator_train__collate_fn", None)
+                items = getattr(collate, "last_indices", None)
+                positions = None if items is None else self.objects.train[items]
+            else:
+                positions = self.objects.valid[first:first + n_items]
+            if positions is not None:
+                where = f"the {kind} batch of {self.objects.describe(positions)}"
+        raise NonFiniteLossError(
+            f"the loss became {value} at epoch {epoch} on {where}. Training is stopped "
+            "before this step changes the weights. Likely causes: extreme magnitudes in "
+            "one of these light curves (e.g. 1e30 written as a null marker: remove "
+            f"those observations), or a learning rate too high (lr={self.lr})."
+        )
+
+
+class MaskedReconstructionNet(TrainingNet):
     """skorch net training an :class:`~sklearn_astromer._model.Astromer` by
     masked reconstruction; the loss reads the reconstruction output only."""
 
@@ -295,8 +496,8 @@ class MaskedReconstructionNet(NeuralNet):
         return self.criterion_(y_pred["reconstruction"], y_true)
 
 
-def build_net(module, config, *, criterion, valid=None, collate_fn=None, net_class=NeuralNet,
-              **kwargs):
+def build_net(module, config, *, criterion, valid=None, collate_fn=None, objects=None,
+              net_class=TrainingNet, **kwargs):
     """The skorch net of any stage.
 
     Parameters
@@ -308,27 +509,31 @@ def build_net(module, config, *, criterion, valid=None, collate_fn=None, net_cla
         Fixed validation set; when given, early stopping on its loss
         restores the best epoch's weights.
     collate_fn : callable, default=None
-        Turns a batch of training items into ``(X, y)`` tensors.
-    net_class : type, default=skorch.NeuralNet
+        Turns a batch of training items into ``(X, y)`` tensors; its
+        ``last_indices`` (the items of the last batch) name the objects of a
+        batch whose loss is not finite.
+    objects : BatchObjects, default=None
+        Positions in ``X`` (and ids) of the training and validation items.
+    net_class : type, default=TrainingNet
     **kwargs
         Further skorch parameters (e.g. ``criterion__weighted``).
 
     Returns
     -------
-    net : skorch.NeuralNet
+    net : TrainingNet
         Not yet fitted.
     """
     callbacks = []
     if valid is not None:
         sink = print if config.verbose else (lambda *args, **kw: None)
-        callbacks.append(EarlyStopping(
+        callbacks.append(_EarlyStopping(
             monitor="valid_loss", patience=config.patience, load_best=True, sink=sink
         ))
     if config.verbose:
         callbacks.append(ProgressBar())
     if collate_fn is not None:
         kwargs["iterator_train__collate_fn"] = collate_fn
-    return net_class(
+    net = net_class(
         module,
         criterion=criterion,
         optimizer=torch.optim.Adam,
@@ -342,10 +547,23 @@ def build_net(module, config, *, criterion, valid=None, collate_fn=None, net_cla
         verbose=config.verbose,
         **kwargs,
     )
+    net.objects = objects
+    return net
 
 
 def fit_net(net, X, y=None):
     """Fit ``net``, leave its module in eval mode, return the per-epoch history.
+
+    Raises
+    ------
+    NonFiniteLossError
+        A batch's loss was NaN or infinite (see :class:`TrainingNet`).
+    TrainingInterrupted
+        A ``KeyboardInterrupt`` (Ctrl-C) stopped the loop. The module keeps
+        the weights skorch leaves (those of the best epoch when early
+        stopping is on, else of the last step), but the caller must not
+        treat it as trained: the estimators let the exception through
+        before setting their fitted attributes.
 
     Returns
     -------
@@ -355,7 +573,13 @@ def fit_net(net, X, y=None):
     """
     net.fit(X, y)
     net.module_.eval()
-    return [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
+    history = [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
+    interruption = getattr(net, "interruption", None)
+    if interruption is not None:
+        # The interrupted epoch has no losses yet: keep the complete ones.
+        complete = [epoch for epoch in history if "train_loss" in epoch]
+        raise TrainingInterrupted(complete) from interruption
+    return history
 
 
 def train_self_supervised(module, light_curves, config, *, masking, weighted_loss, rng):
@@ -386,6 +610,7 @@ def self_supervised_net(module, light_curves, config, *, masking, weighted_loss,
     Returns
     -------
     net : MaskedReconstructionNet
+        A :class:`TrainingNet`.
     X : Dataset
         Indices of the training light curves; the net's ``collate_fn``
         turns them into masked windows.
@@ -405,6 +630,7 @@ def self_supervised_net(module, light_curves, config, *, masking, weighted_loss,
         module, config,
         criterion=MaskedReconstructionLoss, criterion__weighted=weighted_loss,
         valid=valid_set, collate_fn=windows(train_lc), net_class=MaskedReconstructionNet,
+        objects=BatchObjects(train, valid, light_curves.ids),
     )
     return net, _Indices(len(train_lc))
 
@@ -430,14 +656,20 @@ def head_net(head, features, labels, config, *, rng):
 
     Returns
     -------
-    net : skorch.NeuralNet
-    X : ndarray of shape (n_train, n_layers, d_model)
-    y : ndarray of shape (n_train,)
+    net : TrainingNet
+    X : Dataset
+        Indices of the training objects; the net's ``collate_fn``
+        (:class:`LabelledRows`) turns them into rows of ``features`` and
+        their labels. Errors name objects by their position in ``features``.
     """
     train, valid = split_objects(len(labels), config.validation_fraction, rng, labels)
     valid_set = SkorchDataset(features[valid], labels[valid]) if len(valid) else None
-    net = build_net(head, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set)
-    return net, features[train], labels[train]
+    net = build_net(
+        head, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set,
+        collate_fn=LabelledRows(features[train], labels[train]),
+        objects=BatchObjects(train, valid),
+    )
+    return net, _Indices(len(train))
 
 
 def train_end_to_end(model, light_curves, labels, config, *, rng):
@@ -465,7 +697,7 @@ def end_to_end_net(model, light_curves, labels, config, *, rng):
 
     Returns
     -------
-    net : skorch.NeuralNet
+    net : TrainingNet
     X : Dataset
         Indices of the training light curves; the net's ``collate_fn``
         turns them into labelled windows.
@@ -482,6 +714,6 @@ def end_to_end_net(model, light_curves, labels, config, *, rng):
     valid_set = SkorchDataset(*windows(valid).arrays(np.arange(len(valid)))) if len(valid) else None
     net = build_net(
         model, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set,
-        collate_fn=windows(train),
+        collate_fn=windows(train), objects=BatchObjects(train, valid, light_curves.ids),
     )
     return net, _Indices(len(train))

@@ -1,17 +1,31 @@
-"""The training engine's contracts, checked on its batches and nets without fitting."""
+"""The training engine's contracts, checked on its batches and nets, and its failures:
+a non-finite loss and an interruption stop ``fit`` loudly."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
-from sklearn_astromer import Astromer, AstromerConfig, as_light_curves
+from sklearn_astromer import (
+    Astromer,
+    AstromerClassifier,
+    AstromerConfig,
+    AstromerEmbedder,
+    as_light_curves,
+)
 from sklearn_astromer._heads import EncoderClassifier, LayerWeightedHead
 from sklearn_astromer._training import (
     LabelledWindows,
     MaskedWindows,
+    NonFiniteLossError,
     Seeds,
     TrainingConfig,
+    TrainingInterrupted,
+    TrainingNet,
     end_to_end_net,
+    fit_net,
     head_net,
     self_supervised_net,
     split_objects,
@@ -123,12 +137,14 @@ def test_end_to_end_validation_is_stratified_and_fixed(labelled):
 def test_head_stage_uses_the_same_split_rule(labelled):
     _, labels = labelled
     features = np.random.default_rng(0).normal(size=(len(labels), 2, 8)).astype(np.float32)
-    net, X, y = head_net(
+    net, X = head_net(
         LayerWeightedHead(2, 8, 3, ()), features, labels, CONFIG, rng=np.random.default_rng(5)
     )
     train, valid = split_objects(len(labels), 0.25, np.random.default_rng(5), labels)
-    np.testing.assert_array_equal(X, features[train])
-    np.testing.assert_array_equal(y, labels[train])
+    assert len(X) == len(train)
+    rows, y = net.get_params_for("iterator_train")["collate_fn"](np.arange(len(train)))
+    np.testing.assert_array_equal(rows.numpy(), features[train])
+    np.testing.assert_array_equal(y.numpy(), labels[train])
     _, valid_set = net.train_split(X)
     np.testing.assert_array_equal(valid_set.X, features[valid])
 
@@ -161,3 +177,120 @@ def test_seeds_are_reproducible_and_independent_per_stage():
         np.testing.assert_array_equal(torch.rand(3), first)
     with a.torch("end-to-end"):
         assert not torch.equal(torch.rand(3), first)
+
+
+# -- failures that must not pass silently ------------------------------------------
+
+
+def _with_huge_magnitude(lc, k):
+    """A copy of ``lc`` with ids, where every other observation of object ``k`` is 1e30.
+
+    Written into the arrays after construction, so that the case reaches the engine
+    whatever the input funnel comes to reject.
+    """
+    ids = np.array([f"star-{i}" for i in range(len(lc))])
+    bad = dataclasses.replace(lc, mag=lc.mag.copy(), ids=ids)
+    start, stop = bad.offsets[k], bad.offsets[k + 1]
+    bad.mag[start:stop:2] = 1e30  # alternate, so that centring cannot cancel it
+    return bad
+
+
+def test_nan_training_loss_stops_with_the_batch_objects(labelled):
+    lc, _ = labelled
+    bad = _with_huge_magnitude(lc, 5)
+    module = _model()
+    config = dataclasses.replace(CONFIG, validation_fraction=0.0)
+    net, X = self_supervised_net(
+        module, bad, config, masking=MASKING, weighted_loss=False, rng=np.random.default_rng(0)
+    )
+    with pytest.raises(NonFiniteLossError, match="training batch of 8 light curve") as info:
+        fit_net(net, X)
+    message = str(info.value)
+    assert "'star-5'" in message and "1e30" in message and "lr=0.001" in message
+    assert isinstance(info.value, ValueError)  # the command line reports it as bad input
+    # Stopped before the optimiser stepped on the NaN: the weights are still finite.
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_nan_validation_loss_names_the_validation_objects(labelled):
+    lc, labels = labelled
+    _, valid = split_objects(len(lc), CONFIG.validation_fraction, np.random.default_rng(0), labels)
+    bad = _with_huge_magnitude(lc, valid[1])
+    model = EncoderClassifier(_model(), LayerWeightedHead(2, 8, 3, (8,)))
+    net, X = end_to_end_net(model, bad, labels, CONFIG, rng=np.random.default_rng(0))
+    with pytest.raises(NonFiniteLossError, match="validation batch of 6 light curve") as info:
+        fit_net(net, X)
+    assert f"'star-{valid[1]}'" in str(info.value)
+
+
+def test_nan_head_loss_names_positions_without_ids(labelled):
+    _, labels = labelled
+    features = np.random.default_rng(0).normal(size=(len(labels), 2, 8)).astype(np.float32)
+    features[3] = np.nan  # an object whose embedding is NaN
+    config = dataclasses.replace(CONFIG, validation_fraction=0.0, batch_size=len(labels))
+    net, X = head_net(
+        LayerWeightedHead(2, 8, 3, ()), features, labels, config, rng=np.random.default_rng(0)
+    )
+    with pytest.raises(NonFiniteLossError) as info:
+        fit_net(net, X)
+    names = ", ".join(map(str, range(24)))
+    assert f"training batch of 24 light curve(s), positions in X {names}." in str(info.value)
+
+
+def test_estimator_fit_with_a_diverging_lr_raises_and_stays_unfitted(curves):
+    from conftest import TINY
+
+    X, _ = curves
+    embedder = AstromerEmbedder(**{**TINY, "max_epochs": 3, "batch_size": 4, "lr": 1e30})
+    with pytest.raises(NonFiniteLossError, match=r"lr=1e\+30"):
+        embedder.fit(X)
+    with pytest.raises(NotFittedError):
+        embedder.transform(X)
+
+
+def test_early_stopping_is_not_an_interruption(labelled):
+    _, labels = labelled
+    features = np.random.default_rng(0).normal(size=(len(labels), 2, 8)).astype(np.float32)
+    # lr=0: the validation loss never improves after the first epoch.
+    config = dataclasses.replace(CONFIG, max_epochs=10, patience=1, lr=0.0)
+    history = fit_net(*head_net(
+        LayerWeightedHead(2, 8, 3, ()), features, labels, config, rng=np.random.default_rng(0)
+    ))
+    assert len(history) == 2
+
+
+@pytest.fixture
+def interrupt_at_epoch_2(monkeypatch):
+    """Ctrl-C during the first training step of the second epoch, in any stage."""
+    train_step = TrainingNet.train_step
+
+    def interrupted(net, batch, **fit_params):
+        if len(net.history) == 2:
+            raise KeyboardInterrupt
+        return train_step(net, batch, **fit_params)
+
+    monkeypatch.setattr(TrainingNet, "train_step", interrupted)
+
+
+@pytest.mark.parametrize("stage", ["self-supervised", "head", "end-to-end"])
+def test_interrupted_fit_raises_and_leaves_the_estimator_unfitted(
+    curves, interrupt_at_epoch_2, stage
+):
+    from conftest import TINY
+
+    X, y = curves
+    if stage == "self-supervised":
+        estimator = AstromerEmbedder(**{**TINY, "max_epochs": 3})
+    else:
+        estimator = AstromerClassifier(
+            **{**TINY, "max_epochs": 0, "head_epochs": 3, "train_encoder": stage == "end-to-end"}
+        )
+    with pytest.raises(KeyboardInterrupt) as info:
+        estimator.fit(X, y)
+    assert isinstance(info.value, TrainingInterrupted)
+    assert "after 1 complete epoch" in str(info.value)
+    # The losses so far are kept, for the complete epoch only.
+    assert [epoch["epoch"] for epoch in info.value.history] == [1]
+    assert np.isfinite(info.value.history[0]["train_loss"])
+    with pytest.raises(NotFittedError):
+        estimator.predict(X) if stage != "self-supervised" else estimator.transform(X)

@@ -13,4 +13,6 @@ __all__ = [
     "LightCurves",
     "as_light_curves",
 ]
+# The package version, read by pyproject.toml (setuptools dynamic metadata) and by
+# ``sklearn-astromer --version``.
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from ._base import _SIZES
 from ._lightcurves import DEFAULT_COLUMNS
 from ._pooling import POOLINGS
@@ -136,6 +137,7 @@ def _parser():
         prog=_PROG,
         description="Astromer light-curve embeddings from the command line.",
     )
+    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     quick = commands.add_parser(

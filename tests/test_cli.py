@@ -284,3 +284,20 @@ def test_finetune_sets_any_architecture_field(tmp_path, data, capsys):
     assert "unknown fields ['pe_bse']" in err
     err = run_failing(["finetune", str(source), "-o", str(model), "--set", "pe_base=10"], capsys)
     assert "only to a new model" in err
+
+
+def test_version(capsys):
+    from importlib.metadata import PackageNotFoundError, version
+
+    import sklearn_astromer
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"sklearn-astromer {sklearn_astromer.__version__}\n"
+    # One source: the installed metadata is read from the package.
+    try:
+        installed = version("sklearn-astromer")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return
+    assert installed == sklearn_astromer.__version__

@@ -6,10 +6,12 @@ extra estimator state such as learned layer weights) and
 be shared and loaded safely.
 
 ``config.json`` records the SHA-256 of ``model.safetensors`` and of its own
-contents; :func:`load_model` checks both before using anything, so a
-damaged or altered folder is refused with :class:`WeightsIntegrityError`.
-A folder written before checksums were recorded still loads, with an
-:class:`UnverifiedWeightsWarning`.
+contents; :func:`load_model` checks both before using anything. Tensors
+that do not match are refused with :class:`WeightsIntegrityError`.
+``config.json`` is meant to be readable and may be edited by hand, so
+contents that differ from their recorded SHA-256 load with an
+:class:`UnverifiedWeightsWarning` (unparsable JSON is refused). A folder
+written before checksums were recorded also loads with that warning.
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def load_model(path, *, require_checksum=False):
         The folder.
     require_checksum : bool, default=False
         Refuse a folder without recorded checksums (written before they
-        were introduced) instead of loading it with a warning.
+        were introduced), or whose ``config.json`` was changed, instead of
+        loading it with a warning.
 
     Returns
     -------
@@ -132,15 +135,17 @@ def load_model(path, *, require_checksum=False):
     Raises
     ------
     WeightsIntegrityError
-        If ``model.safetensors`` or ``config.json`` does not have the
-        recorded SHA-256, or cannot be parsed.
+        If ``model.safetensors`` does not have the recorded SHA-256, or a
+        file cannot be parsed; with ``require_checksum``, also if checksums
+        are missing or ``config.json`` differs from its recorded SHA-256.
     ValueError
         If ``path`` is not a saved model, or of an unknown format.
 
     Warns
     -----
     UnverifiedWeightsWarning
-        If the folder records no checksums (and ``require_checksum`` is False).
+        If the folder records no checksums, or ``config.json`` was changed
+        after saving (and ``require_checksum`` is False).
     """
     path = Path(path)
     if not is_saved_model(path):
@@ -179,8 +184,17 @@ def load_model(path, *, require_checksum=False):
                 _RESAVE,
             )
         if _metadata_digest(meta) != checksums.get(_METADATA):
-            raise integrity_error(
-                config_file, "its contents do not match the SHA-256 it records", _RESAVE
+            problem = (
+                "its contents do not match the SHA-256 recorded when it was saved "
+                "(edited by hand, or damaged)"
+            )
+            if require_checksum:
+                raise integrity_error(config_file, problem, _RESAVE)
+            warnings.warn(
+                f"{config_file}: {problem}; loading it as it is. If the edit is "
+                "intended, save the model again to record the new contents.",
+                UnverifiedWeightsWarning,
+                stacklevel=2,
             )
     try:
         config = AstromerConfig.from_dict(meta["config"])

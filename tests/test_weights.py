@@ -661,14 +661,20 @@ def test_saved_folder_with_a_flipped_byte_is_refused(saved_folder):
         load_model(folder)
 
 
-def test_saved_folder_with_edited_config_is_refused(saved_folder):
+def test_saved_folder_with_edited_config_warns_or_is_refused(saved_folder):
     folder, _ = saved_folder
     config_file = folder / "config.json"
     meta = json.loads(config_file.read_text())
     meta["config"]["dropout"] = 0.5
     config_file.write_text(json.dumps(meta))
-    with pytest.raises(WeightsIntegrityError, match=r"config\.json: its contents do not match"):
-        resolve_weights(folder)
+    # A readable file, possibly edited on purpose: loaded as it is, with a warning.
+    message = r"config\.json: its contents do not match the SHA-256 recorded"
+    with pytest.warns(UnverifiedWeightsWarning, match=message):
+        config, _, _ = resolve_weights(folder)
+    assert config.dropout == 0.5
+    # A converted copy must match exactly.
+    with pytest.raises(WeightsIntegrityError, match=message):
+        load_model(folder, require_checksum=True)
     config_file.write_text("{ not json")
     with pytest.raises(WeightsIntegrityError, match=r"config\.json: not valid JSON"):
         resolve_weights(folder)

@@ -171,15 +171,72 @@ class AstromerBase(BaseEstimator):
             verbose=self.verbose,
         )
 
-    @staticmethod
-    def _encode_labels(y, lc):
-        """Check class labels against the light curves; return (classes, int64 codes)."""
+    def _encode_labels(self, y, lc):
+        """Check class labels against the light curves; return (classes, int64 codes).
+
+        Called before any training, so that labels no fit can use fail at once: a
+        missing label (None, NaN), labels of types that cannot be sorted together, a
+        single class, and, when ``validation_fraction`` holds out a stratified share, a
+        class with one light curve or too few light curves for one of each class.
+        """
+        import pandas as pd
+
+        from ._lightcurves import _object_name
+        from ._training import split_objects
+
         y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
         if len(y) != len(lc):
             raise ValueError(f"y has {len(y)} labels for {len(lc)} light curves")
-        encoder = LabelEncoder()
-        return encoder.fit(y).classes_, encoder.transform(y).astype(np.int64)
+        if y.dtype == object:
+            missing = [k for k, label in enumerate(y) if pd.api.types.is_scalar(label)
+                       and pd.isna(label)]
+            if missing:
+                raise ValueError(
+                    f"y has {len(missing)} missing label(s) (None or NaN), the first for "
+                    f"{_object_name(missing[0], lc.ids)}; every light curve needs a class: "
+                    "drop the unlabelled ones before fitting"
+                )
+        # Strings among numbers: numpy cannot sort them (TypeError), and scikit-learn
+        # calls the labels "unknown" when a number comes first.
+        mixed = y.dtype == object and len({isinstance(label, str) for label in y}) > 1
+        try:
+            if mixed:
+                raise TypeError("strings among other labels")
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
+            classes, codes = encoder.classes_, encoder.transform(y)
+        except TypeError as exc:
+            types = sorted({type(label).__name__ for label in y})
+            raise ValueError(
+                f"y mixes labels of types {types}, which cannot be sorted into classes; "
+                "give every label the same type (e.g. y.astype(str))"
+            ) from exc
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                f"but the data contains only one class: {classes.tolist()[0]!r}"
+            )
+        if self.validation_fraction:
+            counts = np.bincount(codes, minlength=len(classes))
+            single = classes[counts < 2]
+            if len(single):
+                raise ValueError(
+                    f"class(es) {single.tolist()} have a single light curve, but "
+                    f"validation_fraction={self.validation_fraction} holds out a share "
+                    "stratified by class, which needs at least 2 of each; add light "
+                    "curves of these classes, drop them, or set validation_fraction=0"
+                )
+            try:
+                # The split the training will make, on indices only: its errors now.
+                split_objects(len(codes), self.validation_fraction,
+                              np.random.default_rng(0), codes)
+            except ValueError as exc:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} cannot hold out a "
+                    f"share of {len(codes)} light curves stratified by their "
+                    f"{len(classes)} classes: {exc}"
+                ) from exc
+        return classes, codes.astype(np.int64)
 
     def _check_light_curves(self, X, reset):
         """Run X through the input funnel (see :func:`check_light_curves`)."""

@@ -9,6 +9,7 @@ observation.
 from __future__ import annotations
 
 import operator
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,23 @@ __all__ = [
 #: Column names read from a pandas DataFrame unless ``columns`` overrides them; they match
 #: the parquet schema of the shared data sets.
 DEFAULT_COLUMNS = {"id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err"}
+
+#: A magnitude among smaller ones, or a magnitude error, at or beyond this absolute value
+#: is refused (see :func:`as_light_curves` for whole curves beyond it). Measured
+#: apparent magnitudes lie between about -27 (the Sun) and 32 (the deepest images), absolute
+#: magnitudes above about -40; 90 and beyond are catalogue null markers (99, 99.99, 999,
+#: 1e30, -99) or fluxes in counts.
+MAX_ABS_MAGNITUDE = 90.0
+
+#: A light curve whose every magnitude is smaller than this in absolute value, and which
+#: is not constant, holds fluxes (1e-17 erg/s/cm2/A, Jy), not magnitudes.
+MIN_MAX_ABS_MAGNITUDE = 1e-3
+
+#: A varying light curve whose every value is at least this in absolute value is refused
+#: as fluxes (counts); between MAX_ABS_MAGNITUDE and this it only warns.
+FLUX_MAGNITUDE = 1e3
+
+_TO_MAGNITUDES = "convert fluxes with m = -2.5 * log10(f) + zero point"
 
 
 class NonNumericDataError(ValueError, TypeError):
@@ -181,9 +199,23 @@ def as_light_curves(X, *, columns=None) -> LightCurves:
        object whose time/mag/err cells hold arrays); it is nested when the time column
        holds array-like cells.
 
+    A per-object array is read as rows of observations, a per-object list or tuple as
+    columns. Shapes that read both ways warn (:class:`UserWarning`) with the fix: a 2-D
+    array of 2 or 3 columns whose first column increases like times (one light curve passed
+    without its list: pass ``[curve]``), one of 2 or 3 rows whose first row increases (one
+    ``(time, mag[, err])`` curve: pass ``[tuple(curve)]``), and light curves that are all
+    nested lists of 2-3 lists of 2-3 values (columns or observations?).
+
     Errors are optional but must be given for all objects or none. Times are sorted with a
     stable sort within each object, so duplicated times are kept in their given order.
     All arrays are float64 copies owned by the result, never views of ``X``.
+
+    Magnitudes must be magnitudes. These raise: a value with ``abs(mag) >= 90`` among
+    magnitudes below 90 (a null marker such as 99.99 or 1e30), a magnitude error of 90 or
+    more, a light curve whose values are all 1000 or more in absolute value (fluxes in
+    counts) or all equal and 90 or more (null markers only), and a varying one whose
+    values are all below ``1e-3`` in absolute value (fluxes in erg/s/cm2/A or Jy). One
+    whose values vary between 90 and 1000 warns (:class:`UserWarning`).
 
     Parameters
     ----------
@@ -208,6 +240,11 @@ def as_light_curves(X, *, columns=None) -> LightCurves:
     ValueError
         For any other invalid input; the message names the offending object, as in
         ``light curve 3 ('CSS_J000020.4+103118'): NaN or infinite time``.
+
+    Warns
+    -----
+    UserWarning
+        When the input's shape can be read in two ways (see above).
 
     Examples
     --------
@@ -433,8 +470,43 @@ def _from_array(X):
     if values.shape[0] == 0:
         raise ValueError(f"no light curves: got an array of shape {values.shape}")
     if ndim == 2:
+        _warn_if_one_light_curve(values)
         return _from_regular(values)
     return _from_padded(values)
+
+
+def _increasing(values):
+    """True when ``values`` (1-D) has at least 3 values, each above the one before."""
+    return values.shape[0] >= 3 and bool(np.all(np.diff(values) > 0))
+
+
+def _warn_if_one_light_curve(values):
+    """Warn when a 2-D magnitude array looks like one light curve passed without a list.
+
+    The regular grid is what scikit-learn's tools pass, so it stays the reading; but 2 or
+    3 columns (rows) of which the first increases over at least 3 values and the second
+    does not are far more likely times and magnitudes than the first and second
+    magnitudes of as many objects.
+    """
+    n_rows, n_cols = values.shape
+    if n_cols in (2, 3) and _increasing(values[:, 0]) and not _increasing(values[:, 1]):
+        fix = (
+            f"if it is one light curve with columns time, mag{', err' if n_cols == 3 else ''}, "
+            "pass it in a list: [curve]"
+        )
+    elif n_rows in (2, 3) and _increasing(values[0]) and not _increasing(values[1]):
+        fix = (
+            f"if it is one light curve with rows time, mag{', err' if n_rows == 3 else ''}, "
+            "pass [tuple(curve)]"
+        )
+    else:
+        return
+    warnings.warn(
+        f"a 2-D array of shape {values.shape} is read as {n_rows} light curves of {n_cols} "
+        f"magnitudes each, at times 0, 1, ..., {n_cols - 1}; {fix}",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _from_regular(values):
@@ -504,6 +576,7 @@ def _from_sequence(X):
         return _from_array(X)
 
     columns = [_object_columns(k, item) for k, item in enumerate(X)]
+    _warn_if_nested_lists_are_ambiguous(X)
     with_err = np.array([err is not None for _, _, err in columns])
     if not (with_err.all() or not with_err.any()):
         k = int(np.argmax(with_err != with_err[0]))
@@ -519,6 +592,38 @@ def _from_sequence(X):
     return _finalize(time, mag, err, offsets)
 
 
+def _is_nested_list(item):
+    """A per-object list or tuple whose parts are lists or tuples (not arrays)."""
+    return isinstance(item, (list, tuple)) and all(
+        isinstance(part, (list, tuple)) for part in item
+    )
+
+
+def _warn_if_nested_lists_are_ambiguous(X):
+    """Warn when every nested-list light curve reads both as columns and as rows.
+
+    A list ``[[t0, t1, t2], [m0, m1, m2]]`` is read as columns (time, mag); written as
+    observations ``[[t0, m0], [t1, m1], [t2, m2]]`` it has the same structure when it
+    holds 2 or 3 observations (longer ones fail with a hint). One light curve of another
+    shape in ``X`` shows which was meant, so the warning is for inputs where none does.
+    """
+    nested = [k for k, item in enumerate(X) if _is_nested_list(item)]
+    if not nested or not all(
+        len(X[k]) in (2, 3) and all(len(part) in (2, 3) for part in X[k]) for k in nested
+    ):
+        return
+    k = nested[0]
+    n_parts, n_values = len(X[k]), len(X[k][0])
+    warnings.warn(
+        f"{_object_name(k)}: a nested list of {n_parts} lists of {n_values} values is read "
+        f"as columns (time, mag{', err' if n_parts == 3 else ''}) of {n_values} observations; "
+        f"if its {n_parts} lists are observations (time, mag[, err]), pass "
+        "np.asarray(curve) instead, an array being read as rows of observations",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _object_columns(k, item):
     """``(time, mag, err_or_None)`` float64 columns of one object of a list input."""
     name = _object_name(k)
@@ -528,9 +633,12 @@ def _object_columns(k, item):
         return _tuple_columns(name, item)
     values = _to_float(item, name)
     if values.ndim != 2 or values.shape[1] not in (2, 3):
+        hint = ""
+        if values.ndim == 2 and values.shape[0] in (2, 3):
+            hint = "; if its rows are time, mag[, err], pass its transpose (curve.T)"
         raise ValueError(
             f"{name}: expected an array of shape (n_obs, 2) or (n_obs, 3) with columns "
-            f"time, mag[, err], got shape {values.shape}"
+            f"time, mag[, err], got shape {values.shape}{hint}"
         )
     err = values[:, 2] if values.shape[1] == 3 else None
     return values[:, 0], values[:, 1], err
@@ -539,7 +647,9 @@ def _object_columns(k, item):
 def _tuple_columns(name, item):
     if len(item) not in (2, 3):
         raise ValueError(
-            f"{name}: expected a (time, mag) or (time, mag, err) tuple, got {len(item)} columns"
+            f"{name}: expected a (time, mag) or (time, mag, err) tuple, got {len(item)} "
+            "columns; a list or tuple per light curve is read as columns: if its items are "
+            "observations (time, mag[, err]), pass np.asarray(curve), read as rows"
         )
     parts = [_to_float(part, name) for part in item]
     if any(part.ndim != 1 for part in parts):
@@ -704,9 +814,15 @@ def _finalize(time, mag, err, offsets, ids=None):
     _raise_first(lengths == 0, None, ids, "empty light curve (0 observations)")
     _raise_first(~np.isfinite(time), offsets, ids, "NaN or infinite time")
     _raise_first(~np.isfinite(mag), offsets, ids, "NaN or infinite magnitude")
+    _check_magnitudes(mag, offsets, ids)
     if err is not None:
         # Written so NaN fails too: NaN >= 0 is False.
         _raise_first(~((err >= 0) & (err < np.inf)), offsets, ids, "negative or non-finite error")
+        _raise_first(
+            err >= MAX_ABS_MAGNITUDE, offsets, ids,
+            f"magnitude error of {MAX_ABS_MAGNITUDE:g} or more, a null marker such as "
+            "99.99 to remove",
+        )
     order = _time_order(time, offsets)
     if order is not None:
         time, mag = time[order], mag[order]
@@ -736,6 +852,58 @@ def _as_arrays(lc):
         return []
     columns = [lc.time, lc.mag] + ([] if lc.err is None else [lc.err])
     return np.split(np.column_stack(columns), lc.offsets[1:-1])
+
+
+def _check_magnitudes(mag, offsets, ids):
+    """Refuse values that cannot be magnitudes: null markers and fluxes.
+
+    Every object has at least one observation here (empty ones were refused), so the
+    per-object reductions over ``offsets[:-1]`` are well defined.
+    """
+    starts = offsets[:-1]
+    impossible = np.abs(mag) >= MAX_ABS_MAGNITUDE
+    if impossible.any():
+        n_impossible = np.add.reduceat(impossible.astype(np.int64), starts)
+        # Null markers among magnitudes: the issue's silent poison, always refused.
+        marked = (n_impossible > 0) & (n_impossible < np.diff(offsets))
+        if marked.any():
+            k = int(np.argmax(marked))
+            i = offsets[k] + int(np.argmax(impossible[offsets[k]:offsets[k + 1]]))
+            raise ValueError(
+                f"{_object_name(k, ids)}: impossible magnitude {mag[i]:g} (observation "
+                f"{i - offsets[k]}): values of {MAX_ABS_MAGNITUDE:g} or more in absolute "
+                "value are null markers (99, 99.99, 1e30); remove these observations"
+            )
+        # Whole curves beyond the bound: fluxes, or nothing but null markers. Those
+        # below FLUX_MAGNITUDE that vary only warn: scikit-learn's generic checks pass
+        # such features (values near 100) as the regular grid.
+        entire = n_impossible == np.diff(offsets)
+        largest = np.maximum.reduceat(np.abs(mag), starts)
+        smallest = np.minimum.reduceat(np.abs(mag), starts)
+        constant = np.maximum.reduceat(mag, starts) == np.minimum.reduceat(mag, starts)
+        refused = entire & ((smallest >= FLUX_MAGNITUDE) | constant)
+        if refused.any() or entire.any():
+            k = int(np.argmax(refused if refused.any() else entire))
+            message = (
+                f"{_object_name(k, ids)}: every value is {MAX_ABS_MAGNITUDE:g} or more in "
+                f"absolute value ({smallest[k]:g} to {largest[k]:g}), so these are not "
+                f"magnitudes but fluxes or null markers; {_TO_MAGNITUDES}"
+            )
+            if refused.any():
+                raise ValueError(message)
+            warnings.warn(message, UserWarning, stacklevel=4)
+    largest = np.maximum.reduceat(np.abs(mag), starts)
+    varies = np.maximum.reduceat(mag, starts) > np.minimum.reduceat(mag, starts)
+    fluxes = (largest < MIN_MAX_ABS_MAGNITUDE) & varies
+    if fluxes.any():
+        k = int(np.argmax(fluxes))
+        raise ValueError(
+            f"{_object_name(k, ids)}: every value is below {MIN_MAX_ABS_MAGNITUDE:g} in "
+            f"absolute value (largest {largest[k]:.3g}) while the curve varies: fluxes, not "
+            f"magnitudes; {_TO_MAGNITUDES}. Magnitudes relative to a reference of so small "
+            "an amplitude can be given with any constant added (each window is centred on "
+            "its mean magnitude, so the embedding does not change beyond rounding)"
+        )
 
 
 def _raise_first(bad, offsets, ids, problem):

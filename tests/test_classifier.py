@@ -102,3 +102,44 @@ def test_label_count_must_match(data):
     X, y = data
     with pytest.raises(ValueError, match="labels for"):
         AstromerClassifier(max_epochs=0, **TINY).fit(X, y[:-1])
+
+
+@pytest.mark.parametrize(
+    "labels, params, match",
+    [
+        (lambda y: ["RRab"] * len(y), {},
+         r"AstromerClassifier needs samples of at least 2 classes in the data, but the data "
+         r"contains only one class: 'RRab'"),
+        (lambda y: np.where(np.arange(len(y)) == 4, None, y).astype(object), {},
+         r"y has 1 missing label\(s\) \(None or NaN\), the first for light curve 4; every "
+         r"light curve needs a class"),
+        (lambda y: np.where(np.arange(len(y)) == 2, np.nan, y.astype(object)), {},
+         r"missing label\(s\) \(None or NaN\), the first for light curve 2"),
+        (lambda y: np.where(np.arange(len(y)) == 0, 7, y.astype(object)), {},
+         r"y mixes labels of types \['int', 'str'\], which cannot be sorted"),
+        (lambda y: np.where(np.arange(len(y)) == 3, "DSCT", y), {"validation_fraction": 0.2},
+         r"class\(es\) \['DSCT'\] have a single light curve, but validation_fraction=0\.2 "
+         r"holds out a share stratified by class"),
+        (lambda y: y, {"validation_fraction": 0.05},
+         r"validation_fraction=0\.05 cannot hold out a share of 45 light curves stratified "
+         r"by their 3 classes: The test_size = 2 should be greater or equal to the number of "
+         r"classes = 3"),
+    ],
+    ids=["one-class", "none", "nan", "int-and-str", "singleton-class", "too-few-held-out"],
+)
+def test_degenerate_labels_fail_before_training(data, monkeypatch, labels, params, match):
+    X, y = data
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the labels should have been refused before any training")
+
+    monkeypatch.setattr(AstromerClassifier, "_starting_model", no_training)
+    with pytest.raises(ValueError, match=match):
+        AstromerClassifier(**{**QUICK, **params}).fit(X, labels(np.asarray(y)))
+
+
+def test_a_single_light_curve_class_is_fine_without_validation(data):
+    X, y = data
+    y = np.where(np.arange(len(y)) == 3, "DSCT", y)
+    clf = AstromerClassifier(max_epochs=0, **QUICK).fit(X, y)
+    assert "DSCT" in clf.classes_

@@ -1,3 +1,6 @@
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +8,8 @@ from numpy.testing import assert_array_equal
 from scipy import sparse
 
 from sklearn_astromer._lightcurves import (
+    MAX_ABS_MAGNITUDE,
+    MIN_MAX_ABS_MAGNITUDE,
     LightCurves,
     NonNumericDataError,
     _as_arrays,
@@ -489,6 +494,138 @@ def test_many_objects_are_validated_without_per_observation_loops():
         as_light_curves(X)
 
 
+# --------------------------------------------------------------------------- not magnitudes
+
+CONVERT = r"convert fluxes with m = -2\.5 \* log10\(f\) \+ zero point"
+TIME = np.arange(40.0)
+WAVE = np.sin(TIME / 3)
+
+
+def curve(mag, err=None):
+    columns = [TIME, mag] + ([] if err is None else [err])
+    return np.column_stack(columns)
+
+
+def test_fluxes_are_refused_with_the_conversion():
+    flux = 1e-17 * (1 + 0.1 * WAVE)  # erg/s/cm2/A: the issue's flat-embedding case
+    X = [curve(15 + 0.1 * WAVE, 0.1 + 0 * TIME), curve(flux, 1e-18 + 0 * TIME)]
+    with pytest.raises(
+        ValueError,
+        match=r"light curve 1: every value is below 0\.001 in absolute value \(largest "
+        r"1\.1e-17\) while the curve varies: fluxes, not magnitudes; " + CONVERT,
+    ):
+        as_light_curves(X)
+    frame = long_frame([obj.copy() for obj in OBJECTS])
+    frame.loc[frame["object_id"] == "b", "mag"] = [2e-4, 3e-4]  # Jy
+    with pytest.raises(ValueError, match=r"light curve 1 \('b'\): every value is below"):
+        as_light_curves(frame)
+    with pytest.raises(ValueError, match="fluxes, not magnitudes"):
+        as_light_curves(np.array([[1e-5, 2e-5, 1.5e-5]]))  # the regular grid as well
+
+    # Not fluxes: constant curves (zeros on the regular grid), a curve reaching the
+    # threshold, and relative magnitudes of sub-mmag amplitude with a constant added,
+    # which the message suggests.
+    fine = [curve(0 * TIME), curve(MIN_MAX_ABS_MAGNITUDE * np.cos(TIME / 3)), curve(12 + 1e-4 * WAVE)]
+    assert len(as_light_curves(fine)) == 3
+    assert len(as_light_curves(np.zeros((3, 5)))) == 3
+
+
+def test_impossible_magnitudes_are_refused():
+    for marker in (1e30, 99.99, 99.0, -99.0, MAX_ABS_MAGNITUDE):
+        mag = 15 + 0.1 * WAVE
+        mag[7] = marker
+        with pytest.raises(
+            ValueError,
+            match=rf"light curve 1: impossible magnitude {re.escape(f'{marker:g}')} "
+            r"\(observation 7\): values "
+            r"of 90 or more in absolute value are null markers \(99, 99\.99, 1e30\); remove",
+        ):
+            as_light_curves([OBJECTS[0][:, :2], curve(mag)])
+    counts = 5000 + 100 * WAVE  # fluxes in counts: every value is impossible
+    every = r"every value is 90 or more in absolute value \({}\), so these are not magnitudes"
+    with pytest.raises(
+        ValueError,
+        match=r"light curve 0: " + every.format(r"4900[.0-9]* to 5099[.0-9]*") + r" but fluxes "
+        r"or null markers; " + CONVERT,
+    ):
+        as_light_curves([curve(counts)])
+    with pytest.raises(ValueError, match=r"light curve 1: " + every.format("99.99 to 99.99")):
+        as_light_curves([curve(15 + WAVE), curve(99.99 + 0 * TIME)])  # never detected
+    # Varying values between 90 and 1000 may be fluxes (nanomaggies, uJy) or features:
+    # scikit-learn's generic checks pass features near 100 as the regular grid.
+    with pytest.warns(UserWarning, match=r"light curve 0: " + every.format("99 to 101")):
+        assert len(as_light_curves(np.array([[99.0, 101.0, 100.0]]))) == 1
+    with pytest.raises(
+        ValueError,
+        match=r"light curve 2: magnitude error of 90 or more, a null marker such as 99\.99 "
+        r"to remove \(observation 0\)",
+    ):
+        as_light_curves(with_row(2, [1.0, 15.0, 99.99]))
+    # The readers' path checks the same.
+    raw = LightCurves(time=[1.0, 2.0], mag=[15.0, 1e30], err=None, offsets=[0, 2], ids=["x"])
+    with pytest.raises(ValueError, match=r"light curve 0 \('x'\): impossible magnitude"):
+        _validated(raw)
+    # The brightest and faintest real magnitudes, and negative instrumental ones, pass.
+    assert len(as_light_curves([curve(-27 + WAVE), curve(88.9 - WAVE), curve(-8 + WAVE)])) == 3
+
+
+# --------------------------------------------------------------------------- ambiguous shapes
+
+
+def test_one_light_curve_passed_alone_warns_with_the_fix():
+    one = curve(15 + 0.1 * WAVE, 0.05 + 0 * TIME)  # (40, 3), columns time, mag, err
+    with pytest.warns(
+        UserWarning,
+        match=r"a 2-D array of shape \(40, 3\) is read as 40 light curves of 3 magnitudes "
+        r"each, at times 0, 1, \.\.\., 2; if it is one light curve with columns time, mag, "
+        r"err, pass it in a list: \[curve\]",
+    ):
+        lc = as_light_curves(one)
+    assert len(lc) == 40  # the regular grid is still the reading (scikit-learn's form)
+    with pytest.warns(UserWarning, match=r"columns time, mag, pass it in a list"):
+        as_light_curves(one[:, :2])
+    with pytest.warns(UserWarning, match=r"read as 3 light curves of 40 magnitudes"):
+        as_light_curves(one.T.tolist())
+    for rows in (one.T, tuple(one.T), one[:, :2].T):
+        with pytest.warns(UserWarning, match=r"one light curve with rows time, mag.*"
+                          r"pass \[tuple\(curve\)\]"):
+            as_light_curves(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(as_light_curves([one])) == 1 and len(as_light_curves([tuple(one.T)])) == 1
+        # Magnitudes whose first column is not increasing: no warning.
+        as_light_curves(np.array([[15.0, 15.3, 15.1], [12.0, 12.2, 12.1], [11.0, 13.1, 13.2]]))
+        as_light_curves(np.arange(12.0).reshape(3, 4).T[::-1])
+        as_light_curves(np.arange(4.0).reshape(2, 2))  # too short to tell
+        as_light_curves(np.arange(12.0).reshape(3, 4))  # every row (column) increases
+        as_light_curves(np.arange(12.0).reshape(4, 3))
+
+
+def test_nested_lists_that_read_both_ways_warn():
+    rows = [[0.0, 15.0, 0.1], [1.0, 15.2, 0.1]]  # 2 observations written as rows
+    with pytest.warns(
+        UserWarning,
+        match=r"light curve 0: a nested list of 2 lists of 3 values is read as columns "
+        r"\(time, mag\) of 3 observations; if its 2 lists are observations \(time, mag\[, "
+        r"err\]\), pass np.asarray\(curve\)",
+    ):
+        lc = as_light_curves([rows])
+    assert_array_equal(lc.time, [0.0, 0.1, 15.0])  # the first list, sorted, as times
+    assert_array_equal(as_light_curves([np.asarray(rows)]).mag, [15.0, 15.2])
+    with pytest.warns(UserWarning, match=r"a nested list of 3 lists of 3 values"):
+        as_light_curves([[list(c) for c in OBJECTS[0].T]])
+    # One light curve of another length shows that the lists are columns: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_expected(as_light_curves([[list(c) for c in obj.T] for obj in OBJECTS]))
+        as_light_curves([tuple(obj.T) for obj in OBJECTS[:2]])  # arrays: columns, as documented
+    # Longer rows-as-lists, and arrays given as rows, fail with the fix.
+    with pytest.raises(ValueError, match=r"got 4 columns; .* pass np\.asarray\(curve\)"):
+        as_light_curves([OBJECTS[2].tolist()])
+    with pytest.raises(ValueError, match=r"got shape \(3, 4\); .* transpose \(curve\.T\)"):
+        as_light_curves([OBJECTS[2].T])
+
+
 # --------------------------------------------------------------------------- real data
 
 
@@ -524,3 +661,20 @@ def test_crts_light_curves(crts_path):
     from_nested = lc.subset(np.arange(20))
     for name in ("ids", "offsets", "time", "mag", "err"):
         assert_array_equal(getattr(from_long, name), getattr(from_nested, name))
+
+
+@pytest.mark.parametrize("name, n_objects", [("crts_train.parquet", 5757),
+                                             ("asas_richards2012.parquet", 810)])
+def test_every_real_light_curve_passes(shared_dir, name, n_objects):
+    """The magnitude checks and shape warnings leave real survey data alone, in every form."""
+    from sklearn_astromer.datasets import load_light_curves
+
+    path = shared_dir / name
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(as_light_curves(pd.read_parquet(path))) == n_objects
+        X, _ = load_light_curves(path, drop_placeholders=False)
+        assert len(as_light_curves(X)) == n_objects
+        assert len(as_light_curves([tuple(obj.T) for obj in X])) == n_objects

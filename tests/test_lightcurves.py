@@ -678,3 +678,6 @@ def test_every_real_light_curve_passes(shared_dir, name, n_objects):
         X, _ = load_light_curves(path, drop_placeholders=False)
         assert len(as_light_curves(X)) == n_objects
         assert len(as_light_curves([tuple(obj.T) for obj in X])) == n_objects
+        # The readers' path (the command line's) validates by the same rules.
+        lc, _ = load_light_curves(path, as_light_curves=True)
+        assert len(lc) == n_objects

@@ -239,7 +239,15 @@ class AstromerBase(BaseEstimator):
         return classes, codes.astype(np.int64)
 
     def _check_light_curves(self, X, reset):
-        """Run X through the input funnel (see :func:`check_light_curves`)."""
+        """Run X through the input funnel (see :func:`check_light_curves`).
+
+        With ``reset`` (at the start of ``fit``) the previous fit's
+        attributes are removed first, so that a fit that fails or is
+        interrupted leaves an unfitted estimator, not a mix of two fits.
+        """
+        if reset:
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                delattr(self, name)
         return check_light_curves(self, X, reset=reset)
 
     # -- training and embedding ------------------------------------------------
@@ -257,10 +265,10 @@ class AstromerBase(BaseEstimator):
         """
         self.device_ = resolve_device(self.device)
         module.to(self.device_)
-        self.history_ = []
+        history = []
         if self.max_epochs > 0:
             with seeds.torch("self-supervised"):
-                self.history_ = train_self_supervised(
+                history = train_self_supervised(
                     module,
                     lc,
                     self._training_config("self-supervised"),
@@ -273,6 +281,7 @@ class AstromerBase(BaseEstimator):
                     rng=seeds.generator("self-supervised"),
                 )
         module.eval()
+        self.history_ = history
         self.module_ = module
         self.config_ = module.config
 

@@ -212,3 +212,16 @@ def test_architecture_errors(params, match, synthetic):
     params = {**dict(weights=None, max_epochs=0), **params}
     with pytest.raises(ValueError, match=match):
         AstromerEmbedder(**params).fit(X[:2])
+
+
+def test_failed_refit_leaves_an_unfitted_estimator(synthetic):
+    from sklearn.exceptions import NotFittedError
+
+    X, _ = synthetic
+    emb = AstromerEmbedder(max_epochs=1, **SMALL).fit(X)
+    emb.set_params(lr=1e30, max_epochs=2)
+    with pytest.raises(ValueError, match="loss became"):
+        emb.fit(X)
+    assert not hasattr(emb, "module_") and not hasattr(emb, "history_")
+    with pytest.raises(NotFittedError):
+        emb.transform(X)

@@ -1,6 +1,8 @@
 """Light-curve data sets: a synthetic generator, readers and a writer.
 
 - :func:`make_light_curves` generates labelled synthetic light curves;
+- :func:`load_crts_sample` loads the sample of real CRTS light curves shipped with the
+  package;
 - :func:`load_light_curves` reads a parquet file of the schema below whole, as a list of
   arrays or (``as_light_curves=True``) one :class:`~sklearn_astromer.LightCurves`;
 - :func:`iter_light_curves` reads parquet or CSV files, nested or one row per
@@ -52,6 +54,7 @@ from ._lightcurves import as_light_curves as _as_light_curves
 __all__ = [
     "drop_placeholder_times",
     "iter_light_curves",
+    "load_crts_sample",
     "load_light_curves",
     "make_light_curves",
     "write_light_curves",
@@ -487,6 +490,53 @@ def load_light_curves(
     y = _text(table["label"].take(rows)) if "label" in table.column_names else None
     X = lc if as_light_curves else _as_arrays(lc)
     return (X, y, lc.ids) if return_ids else (X, y)
+
+
+def load_crts_sample(*, as_light_curves=False, return_ids=False):
+    """Load 300 real light curves of periodic variable stars, shipped with the package.
+
+    60 objects of each of the five most common classes of the Catalina Real-Time
+    Transient Survey (CRTS) periodic variables, ``"EA"``, ``"EW"``, ``"RRab"``, ``"RRc"``
+    and ``"RS_CVn"``, drawn with a fixed seed from the training half of the catalogue as
+    collected in the public repository ``kvmu/lightcurve-classification``. One unfiltered
+    band calibrated to V; typically 150 to 400 observations over about 3,000 days, in
+    visits of four exposures ten minutes apart. The objects are sorted by class, then id.
+
+    Source: Drake et al. 2014, ApJS 213, 9 (the Catalina Surveys Periodic Variable Star
+    Catalog); cite it and the Catalina Sky Survey when you use these data. The file is
+    read with :func:`load_light_curves` (placeholder times dropped), and
+    ``benchmarks/make_crts_sample.py`` makes it.
+
+    Parameters
+    ----------
+    as_light_curves : bool, default=False
+        Return ``X`` as one validated :class:`~sklearn_astromer.LightCurves` rather than a
+        list of arrays, as in :func:`load_light_curves`.
+    return_ids : bool, default=False
+        Also return the CRTS object ids.
+
+    Returns
+    -------
+    X : list of ndarray of shape (n_obs_i, 3), or LightCurves
+        Columns time (MJD), magnitude and error, float64.
+    y : ndarray of shape (300,)
+        Class names (str).
+    ids : ndarray of shape (300,)
+        Object ids, returned only when ``return_ids`` is True.
+
+    Examples
+    --------
+    >>> from sklearn_astromer.datasets import load_crts_sample
+    >>> X, y = load_crts_sample()
+    >>> len(X), sorted(set(y.tolist()))
+    (300, ['EA', 'EW', 'RRab', 'RRc', 'RS_CVn'])
+    >>> X[0].shape[1]
+    3
+    """
+    from importlib.resources import as_file, files
+
+    with as_file(files(__package__) / "data" / "crts_sample.parquet") as path:
+        return load_light_curves(path, return_ids=return_ids, as_light_curves=as_light_curves)
 
 
 def _list_lengths(column):

@@ -11,6 +11,7 @@ from sklearn_astromer.datasets import (
     _drop_placeholders,
     drop_placeholder_times,
     iter_light_curves,
+    load_crts_sample,
     load_light_curves,
     make_light_curves,
     write_light_curves,
@@ -575,3 +576,35 @@ def test_a_long_table_is_not_read_as_nested(tmp_path):
     pq.write_table(pa.table({"mjd": [[1.0, 2.0]], "mag": [15.0]}), mixed)
     with pytest.raises(ValueError, match="column 'mag' holds double values, not lists"):
         list(iter_light_curves(mixed))
+
+
+CRTS5 = ["EA", "EW", "RRab", "RRc", "RS_CVn"]
+
+
+def test_crts_sample_shape_classes_and_ids():
+    X, y, ids = load_crts_sample(return_ids=True)
+    assert len(X) == len(y) == len(ids) == 300
+    labels, counts = np.unique(y, return_counts=True)
+    assert labels.tolist() == CRTS5 and counts.tolist() == [60] * 5
+    assert len(set(ids.tolist())) == 300
+    assert all(x.ndim == 2 and x.shape[1] == 3 and x.dtype == np.float64 for x in X)
+    assert all(len(x) >= 10 and np.all(np.diff(x[:, 0]) >= 0) for x in X)
+    assert np.all(X[0][:, 0] > 0)  # placeholder times are dropped
+
+    lc, y2 = load_crts_sample(as_light_curves=True)
+    assert isinstance(lc, LightCurves)
+    assert lc.ids.tolist() == ids.tolist() and y2.tolist() == y.tolist()
+    assert lc.lengths.tolist() == [len(x) for x in X]
+    X2, y3 = load_crts_sample()
+    assert y3.tolist() == y.tolist()
+
+
+def test_crts_sample_equals_rows_of_the_shared_file(crts_path):
+    X, y, ids = load_crts_sample(return_ids=True)
+    X_all, y_all, ids_all = load_light_curves(crts_path, return_ids=True)
+    row = {object_id: k for k, object_id in enumerate(ids_all.tolist())}
+    assert set(ids.tolist()) <= set(row)
+    for x, label, object_id in zip(X, y, ids):
+        k = row[object_id]
+        assert label == y_all[k]
+        assert_array_equal(x, X_all[k])

@@ -12,6 +12,12 @@ that do not match are refused with :class:`WeightsIntegrityError`.
 contents that differ from their recorded SHA-256 load with an
 :class:`UnverifiedWeightsWarning` (unparsable JSON is refused). A folder
 written before checksums were recorded also loads with that warning.
+
+An estimator may store tensors of its own beside the encoder's (a
+classifier's head): they are kept in the same ``model.safetensors`` under
+the ``extra.`` prefix, covered by the same checksum, and left out of the
+encoder's tensors, so such a folder still works as ``weights=`` for the
+encoder alone.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ FORMAT = "sklearn-astromer/1"
 # the rest of config.json ("metadata": format, config and extra).
 CHECKSUMS = "sha256"
 _METADATA = "metadata"
+# Prefix of the estimator's own tensors in model.safetensors.
+EXTRA_TENSORS = "extra."
 
 
 class WeightsIntegrityError(ValueError):
@@ -77,7 +85,7 @@ def _metadata_digest(meta):
     return sha256_hex(canonical.encode("utf-8"))
 
 
-def save_model(path, config, state_dict, extra=None):
+def save_model(path, config, state_dict, extra=None, extra_tensors=None):
     """Write a model folder, with the SHA-256 of its files in ``config.json``.
 
     Parameters
@@ -90,6 +98,9 @@ def save_model(path, config, state_dict, extra=None):
         Tensors of an :class:`~sklearn_astromer._model.Astromer`.
     extra : dict, default=None
         JSON-serialisable estimator state stored beside the architecture.
+    extra_tensors : dict of str to torch.Tensor, default=None
+        Tensors of the estimator besides the encoder's (a classifier's
+        head), read back by ``load_model(path, extra_tensors=True)``.
 
     Returns
     -------
@@ -99,6 +110,11 @@ def save_model(path, config, state_dict, extra=None):
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    clash = [k for k in tensors if k.startswith(EXTRA_TENSORS)]
+    if clash:
+        raise ValueError(f"encoder tensor names may not start with {EXTRA_TENSORS!r}: {clash}")
+    for k, v in (extra_tensors or {}).items():
+        tensors[EXTRA_TENSORS + k] = v.detach().to("cpu").contiguous()
     data = save(tensors, metadata={"format": FORMAT})
     # Plain writes: the files get the usual permissions (umask), like any other.
     (path / TENSORS_FILE).write_bytes(data)
@@ -114,7 +130,7 @@ def is_saved_model(path):
     return (path / CONFIG_FILE).is_file() and (path / TENSORS_FILE).is_file()
 
 
-def load_model(path, *, require_checksum=False):
+def load_model(path, *, require_checksum=False, extra_tensors=False):
     """Read a model folder written by :func:`save_model`, verifying its files.
 
     Parameters
@@ -125,12 +141,17 @@ def load_model(path, *, require_checksum=False):
         Refuse a folder without recorded checksums (written before they
         were introduced), or whose ``config.json`` was changed, instead of
         loading it with a warning.
+    extra_tensors : bool, default=False
+        Also return the estimator's own tensors (see :func:`save_model`).
 
     Returns
     -------
     config : AstromerConfig
     state_dict : dict of str to torch.Tensor
+        The encoder's tensors only.
     extra : dict
+    extra_tensors : dict of str to torch.Tensor
+        Only with ``extra_tensors=True``; empty when none were saved.
 
     Raises
     ------
@@ -206,4 +227,9 @@ def load_model(path, *, require_checksum=False):
         raise integrity_error(
             tensors_file, f"not a readable safetensors file ({exc})", _RESAVE
         ) from exc
+    n = len(EXTRA_TENSORS)
+    own = {k[n:]: v for k, v in state_dict.items() if k.startswith(EXTRA_TENSORS)}
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(EXTRA_TENSORS)}
+    if extra_tensors:
+        return config, state_dict, meta.get("extra", {}), own
     return config, state_dict, meta.get("extra", {})

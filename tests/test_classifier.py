@@ -143,3 +143,56 @@ def test_a_single_light_curve_class_is_fine_without_validation(data):
     y = np.where(np.arange(len(y)) == 3, "DSCT", y)
     clf = AstromerClassifier(max_epochs=0, **QUICK).fit(X, y)
     assert "DSCT" in clf.classes_
+
+
+@pytest.mark.parametrize("labels", ["str", "int"])
+def test_save_and_load_predict_exactly_alike(data, tmp_path, labels):
+    X, y = data
+    if labels == "int":
+        codes = {"RRab": 10, "EA": -3, "LPV": 7}
+        y = np.array([codes[v] for v in y])
+    clf = AstromerClassifier(max_epochs=0, **QUICK).fit(X, y)
+    folder = clf.save(tmp_path / "clf")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = AstromerClassifier.load(folder)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert loaded.hidden_layer_sizes == clf.hidden_layer_sizes
+    np.testing.assert_array_equal(loaded.layer_weights_, clf.layer_weights_)
+
+
+def test_saved_classifier_gives_its_encoder_as_weights(fitted, data, tmp_path):
+    from sklearn_astromer import AstromerEmbedder
+
+    X, y = data
+    folder = fitted.save(tmp_path / "clf")
+    embedder = AstromerEmbedder(weights=folder, max_epochs=0).fit(X)
+    for name, tensor in fitted.module_.state_dict().items():
+        np.testing.assert_array_equal(embedder.module_.state_dict()[name].cpu(), tensor.cpu())
+    sizes = ("n_layers", "n_heads", "d_model", "d_ff", "window_length")
+    params = {**QUICK, **dict.fromkeys(sizes), "weights": folder, "max_epochs": 0}
+    refit = AstromerClassifier(**params).fit(X, y)
+    assert_consistent_predictions(refit, X)
+
+
+def test_a_tampered_classifier_folder_is_refused(fitted, tmp_path):
+    from sklearn_astromer.weights import WeightsIntegrityError
+
+    folder = fitted.save(tmp_path / "clf")
+    tensors = folder / "model.safetensors"
+    data = bytearray(tensors.read_bytes())
+    data[-1] ^= 0x01
+    tensors.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError, match="SHA-256"):
+        AstromerClassifier.load(folder)
+
+
+def test_an_embedder_folder_is_no_classifier(tmp_path, data):
+    from sklearn_astromer import AstromerEmbedder
+
+    X, _ = data
+    folder = AstromerEmbedder(max_epochs=0, **SMALL).fit(X).save(tmp_path / "e")
+    with pytest.raises(ValueError, match="no classifier"):
+        AstromerClassifier.load(folder)

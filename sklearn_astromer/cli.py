@@ -201,6 +201,14 @@ def _parser():
         default=256,
         help="windows per forward pass (default: 256)",
     )
+    embed.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="what a light curve that fails validation does: raise stops with an error "
+        "and writes nothing; skip leaves it out, goes on, and lists the skipped ones "
+        "(id, position, reason) in OUTPUT.skipped.csv (default: raise)",
+    )
     embed.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     tune = commands.add_parser(
@@ -306,13 +314,18 @@ def _embed(args):
     embedder = None
     writer = None
     done = 0
+    # With --on-error skip: (id, position, reason) of the light curves left out.
+    skipped = [] if args.on_error == "skip" else None
+    skipped_file = args.output.with_name(args.output.name + ".skipped.csv")
     start = time.perf_counter()
     progress = tqdm(
         total=source.n_objects, unit="obj", desc="embedding", disable=args.no_progress,
         file=sys.stderr,
     )
     try:
-        batches = source.batches(args.batch_size, drop_placeholders=not args.keep_negative_times)
+        batches = source.batches(
+            args.batch_size, drop_placeholders=not args.keep_negative_times, skipped=skipped
+        )
         for lc, extra, n_read in batches:
             if embedder is None:
                 # max_epochs=0: fit only loads the weights, no training happens.
@@ -343,17 +356,33 @@ def _embed(args):
         raise
     finally:
         progress.close()
+    if skipped is not None:
+        _write_skipped(skipped_file, skipped)
     if writer is None:
         raise InputError(f"{args.input}: no light curves to embed")
     writer.close()
     partial.replace(args.output)
     elapsed = time.perf_counter() - start
-    print(
+    summary = (
         f"embedded {done} light curves with {args.weights} ({args.pooling} pooling, "
         f"{values.shape[1]} features) on {embedder.device_} in {elapsed:.1f} s "
         f"-> {args.output}"
     )
+    if skipped is not None:
+        summary += f"; skipped {len(skipped)} invalid light curves -> {skipped_file}"
+    print(summary)
     return 0
+
+
+def _write_skipped(path, skipped):
+    """The light curves left out by ``--on-error skip``: id, position, reason."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        out = csv.writer(file)
+        out.writerow(["id", "position", "reason"])
+        for object_id, position, reason in skipped:
+            out.writerow([object_id, position, reason])
 
 
 def _finetune(args):

@@ -826,19 +826,28 @@ class _LightCurveFile:
         extra = [name for name in ("label", "band") if name in self.available]
         return list(dict.fromkeys(name for name in keys + extra if name in self.available))
 
-    def batches(self, batch_size, *, drop_placeholders=True):
+    def batches(self, batch_size, *, drop_placeholders=True, skipped=None):
         """Yield ``(light_curves, extra, n_read)`` for batches of whole objects.
 
         ``extra`` maps ``"label"`` and ``"band"`` (those the file has) to one text value
         per light curve; ``n_read`` counts the objects read for the batch, including
         those dropped by the cleaning rule. ``batch_size=None`` reads the file whole.
+
+        With a list as ``skipped``, a light curve that fails validation is left out
+        and ``(id, position, reason)`` appended to the list, instead of raising
+        (errors in the file's structure still raise).
         """
         first = 0  # position in the file of the batch's first object
         for chunk in self._chunks(batch_size):
             with _named_file(self.path, first):
-                lc, extra = self._convert(chunk, first)
-            n_read = len(lc)
+                if skipped is None:
+                    lc, extra = self._convert(chunk, first)
+                    n_read = len(lc)
+                else:
+                    lc, extra, n_read = self._convert_skipping(chunk, first, skipped)
             first += n_read
+            if lc is None:
+                continue
             if drop_placeholders:
                 cleaned, kept = _drop_placeholders(lc)
                 _warn_emptied(self.path, lc.ids, kept)
@@ -894,6 +903,45 @@ class _LightCurveFile:
         # Ids, labels and bands stay text: a chunk of numeric-looking ids must not turn
         # into integers while another holds strings.
         return {name: str for name in (self.names["id"], "label", "band") if name in self.available}
+
+    def _convert_skipping(self, chunk, first, skipped):
+        """:meth:`_convert` leaving out the light curves that fail validation.
+
+        Returns ``(light_curves or None, extra, n_objects)``. A batch that fails is
+        validated again object by object to find the culprits, which costs time on
+        bad batches only.
+        """
+        import pandas as pd
+
+        try:
+            lc, extra = self._convert(chunk, first)
+            return lc, extra, len(lc)
+        except ValueError:
+            pass
+        id_column = self.names["id"]
+        if self.nested:
+            ids = _object_ids(chunk, id_column, first=first)
+            if id_column not in chunk.column_names:
+                # Keep the position-based ids of the whole batch for the survivors.
+                chunk = chunk.append_column(id_column, pa.array(ids.astype(str).tolist()))
+            pieces = [chunk.slice(k, 1) for k in range(len(chunk))]
+        else:
+            codes, ids = pd.factorize(chunk[id_column])  # objects by first appearance
+            pieces = [chunk[codes == k] for k in range(len(ids))]
+        good = []
+        for k, piece in enumerate(pieces):
+            try:
+                self._convert(piece, first + k)
+            except ValueError as exc:
+                reason = re.sub(r"^light curve 0\b", f"light curve {first + k}", str(exc))
+                skipped.append((ids[k], first + k, reason))
+            else:
+                good.append(k)
+        if not good:
+            return None, {}, len(pieces)
+        rest = chunk.take(good) if self.nested else chunk[np.isin(codes, good)]
+        lc, extra = self._convert(rest, first)
+        return lc, extra, len(pieces)
 
     def _convert(self, chunk, first):
         """Validated light curves and per-object extra columns of one table."""

@@ -198,6 +198,54 @@ def test_bad_light_curve_is_named_with_its_position_in_the_file(tmp_path, data, 
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
 
 
+@pytest.mark.parametrize("form, batch", [("csv", "1024"), ("csv", "2"), ("nested", "3")])
+def test_embed_on_error_skip_leaves_bad_light_curves_out(tmp_path, data, tiny_model, capsys,
+                                                         form, batch):
+    X, y, ids = data
+    model, embedder = tiny_model
+    X = [x.copy() for x in X]
+    X[2][4, 1] = 1e30  # an absurd magnitude
+    X[5][3, 0] = np.nan  # a missing time
+    if form == "csv":
+        source = tmp_path / "bad.csv"
+        long_table(X, y, ids).to_csv(source, index=False)
+    else:
+        # write_light_curves validates, so the bad values go in afterwards.
+        source = tmp_path / "bad.parquet"
+        write_light_curves(source, data[0], y, ids=ids)
+        table = pq.read_table(source).to_pydict()
+        table["mag"][2][4] = 1e30
+        table["mjd"][5][3] = float("nan")
+        pq.write_table(pa.table(table), source)
+    out = tmp_path / "emb.parquet"
+    common = ["embed", str(source), "-o", str(out), "--weights", str(model),
+              "--batch-size", batch, "--no-progress"]
+
+    # Default (raise): stops on a bad light curve of the batch, writes nothing.
+    err = run_failing(common, capsys)
+    assert "light curve 2 ('obj02')" in err or "light curve 5 ('obj05')" in err
+    assert not out.exists()
+    assert run_failing([*common, "--on-error", "raise"], capsys)
+
+    assert main([*common, "--on-error", "skip"]) == 0
+    summary = capsys.readouterr().out
+    good = [k for k in range(len(X)) if k not in (2, 5)]
+    table, values = embeddings(out)
+    assert list(table["object_id"]) == list(ids[good])
+    assert list(table["label"]) == list(y[good])
+    np.testing.assert_allclose(values, embedder.transform([X[k] for k in good]),
+                               rtol=1e-4, atol=1e-4)
+    skipped = pd.read_csv(out.with_name(out.name + ".skipped.csv"))
+    assert list(skipped.columns) == ["id", "position", "reason"]
+    assert list(skipped["id"]) == ["obj02", "obj05"]
+    assert list(skipped["position"]) == [2, 5]
+    assert "magnitude" in skipped["reason"][0]
+    assert "NaN or infinite time" in skipped["reason"][1]
+    assert f"embedded {len(good)} light curves" in summary
+    assert "skipped 2 invalid light curves" in summary
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_bad_files(tmp_path, data, tiny_model, capsys):
     X, y, ids = data
     model, _ = tiny_model

@@ -858,42 +858,42 @@ def _check_magnitudes(mag, offsets, ids):
     """Refuse values that cannot be magnitudes: null markers and fluxes.
 
     Every object has at least one observation here (empty ones were refused), so the
-    per-object reductions over ``offsets[:-1]`` are well defined.
+    per-object reductions over ``offsets[:-1]`` are well defined. Everything is decided
+    from each object's finite minimum and maximum (two passes over ``mag``).
     """
     starts = offsets[:-1]
-    impossible = np.abs(mag) >= MAX_ABS_MAGNITUDE
-    if impossible.any():
-        n_impossible = np.add.reduceat(impossible.astype(np.int64), starts)
-        # Null markers among magnitudes: the issue's silent poison, always refused.
-        marked = (n_impossible > 0) & (n_impossible < np.diff(offsets))
-        if marked.any():
-            k = int(np.argmax(marked))
-            i = offsets[k] + int(np.argmax(impossible[offsets[k]:offsets[k + 1]]))
-            raise ValueError(
-                f"{_object_name(k, ids)}: impossible magnitude {mag[i]:g} (observation "
-                f"{i - offsets[k]}): values of {MAX_ABS_MAGNITUDE:g} or more in absolute "
-                "value are null markers (99, 99.99, 1e30); remove these observations"
-            )
-        # Whole curves beyond the bound: fluxes, or nothing but null markers. Those
-        # below FLUX_MAGNITUDE that vary only warn: scikit-learn's generic checks pass
-        # such features (values near 100) as the regular grid.
-        entire = n_impossible == np.diff(offsets)
-        largest = np.maximum.reduceat(np.abs(mag), starts)
-        smallest = np.minimum.reduceat(np.abs(mag), starts)
-        constant = np.maximum.reduceat(mag, starts) == np.minimum.reduceat(mag, starts)
-        refused = entire & ((smallest >= FLUX_MAGNITUDE) | constant)
-        if refused.any() or entire.any():
-            k = int(np.argmax(refused if refused.any() else entire))
-            message = (
-                f"{_object_name(k, ids)}: every value is {MAX_ABS_MAGNITUDE:g} or more in "
-                f"absolute value ({smallest[k]:g} to {largest[k]:g}), so these are not "
-                f"magnitudes but fluxes or null markers; {_TO_MAGNITUDES}"
-            )
-            if refused.any():
-                raise ValueError(message)
-            warnings.warn(message, UserWarning, stacklevel=4)
-    largest = np.maximum.reduceat(np.abs(mag), starts)
-    varies = np.maximum.reduceat(mag, starts) > np.minimum.reduceat(mag, starts)
+    hi = np.maximum.reduceat(mag, starts)  # (n_objects,)
+    lo = np.minimum.reduceat(mag, starts)
+    largest = np.maximum(np.abs(hi), np.abs(lo))  # max |mag| of each object
+    # min |mag|: 0 when the curve crosses zero, else the end nearer to it.
+    smallest = np.where((lo < 0) & (hi > 0), 0.0, np.minimum(np.abs(hi), np.abs(lo)))
+    varies = hi > lo
+    # Null markers among magnitudes: the issue's silent poison, always refused.
+    marked = (largest >= MAX_ABS_MAGNITUDE) & (smallest < MAX_ABS_MAGNITUDE)
+    if marked.any():
+        k = int(np.argmax(marked))
+        curve = mag[offsets[k]:offsets[k + 1]]
+        j = int(np.argmax(np.abs(curve) >= MAX_ABS_MAGNITUDE))
+        raise ValueError(
+            f"{_object_name(k, ids)}: impossible magnitude {curve[j]:g} (observation "
+            f"{j}): values of {MAX_ABS_MAGNITUDE:g} or more in absolute "
+            "value are null markers (99, 99.99, 1e30); remove these observations"
+        )
+    # Whole curves beyond the bound: fluxes, or nothing but null markers. Those below
+    # FLUX_MAGNITUDE that vary only warn: scikit-learn's generic checks pass such
+    # features (values near 100) as the regular grid.
+    entire = smallest >= MAX_ABS_MAGNITUDE
+    refused = entire & ((smallest >= FLUX_MAGNITUDE) | ~varies)
+    if entire.any():
+        k = int(np.argmax(refused if refused.any() else entire))
+        message = (
+            f"{_object_name(k, ids)}: every value is {MAX_ABS_MAGNITUDE:g} or more in "
+            f"absolute value ({smallest[k]:g} to {largest[k]:g}), so these are not "
+            f"magnitudes but fluxes or null markers; {_TO_MAGNITUDES}"
+        )
+        if refused.any():
+            raise ValueError(message)
+        warnings.warn(message, UserWarning, stacklevel=4)
     fluxes = (largest < MIN_MAX_ABS_MAGNITUDE) & varies
     if fluxes.any():
         k = int(np.argmax(fluxes))

@@ -240,7 +240,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         n_layers, d_model = layer_means.shape[1:]
         with seeds.torch("head"):
             head = LayerWeightedHead(n_layers, d_model, labels.max() + 1, ())
-            head.standardize_with(layer_means).to(self.device_)
+            head.standardize_with(equal).to(self.device_)
             train_head(
                 head, layer_means, labels, self._training_config("head"),
                 rng=seeds.generator("head"),

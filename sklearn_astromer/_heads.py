@@ -46,12 +46,16 @@ class LayerWeightedHead(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def standardize_with(self, layers):
-        """Set the standardisation from training embeddings (N, M, D).
+        """Set the standardisation from training embeddings.
 
-        The statistics are those of :meth:`LayerWeighting.equal`, so the
-        head and the embedder's ``"weighted"`` pooling standardise alike.
+        Parameters
+        ----------
+        layers : ndarray of shape (N, M, D) or LayerWeighting
+            Training per-layer means, or a :class:`LayerWeighting` already
+            fitted on them (its centre and scale are used): the head and the
+            embedder's ``"weighted"`` pooling standardise alike.
         """
-        weighting = LayerWeighting.equal(layers)
+        weighting = layers if isinstance(layers, LayerWeighting) else LayerWeighting.equal(layers)
         self.center.copy_(torch.from_numpy(weighting.center))
         self.scale.copy_(torch.from_numpy(weighting.scale))
         return self

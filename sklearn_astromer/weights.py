@@ -24,7 +24,6 @@ copy is converted again, with a warning).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -49,6 +48,7 @@ from ._io import (
     is_saved_model,
     load_model,
     save_model,
+    sha256_hex,
 )
 from ._model import Astromer, AstromerConfig
 from ._tf_checkpoint import parse_index, read_tensors
@@ -543,7 +543,7 @@ def _read_official_files(read, source, in_zip):
         if data is None:
             raise ValueError(f"{source}: neither {_CKPT_INDEX} nor {_H5}")
         fmt = "keras-h5"
-        if not in_zip and hashlib.sha256(data).hexdigest() not in _RELEASED_H5:
+        if not in_zip and sha256_hex(data) not in _RELEASED_H5:
             warnings.warn(
                 f"{source}/{_H5}: a Keras HDF5 file stores no checksum and this one is "
                 "not a released file, so it could not be verified; load its zip "

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._time_encoding import TIME_ENCODINGS, TimeEncoding, positional_encoding
+
 __all__ = ["AstromerConfig", "Astromer", "positional_encoding"]
 
 _PRESETS = {
@@ -80,7 +82,23 @@ class AstromerConfig:
         Replace hidden magnitudes with a trainable token before the input
         projection (Astromer 2).
     pe_base : float, default=10000.0
-        Base of the positional frequencies.
+        Base of the positional frequencies of the ``"geometric"`` time encoding.
+    time_encoding : {"geometric", "log-period"}, default="geometric"
+        How observation times enter the model (see
+        :class:`~sklearn_astromer._time_encoding.TimeEncoding`). ``"geometric"`` is the
+        released models' encoding, whose fastest sinusoid has a 6.3-day period;
+        ``"log-period"`` spaces ``d_model / 2`` sine-cosine pairs evenly in log period
+        from ``min_period`` to ``max_period``.
+    min_period, max_period : float, default=0.02, 10000.0
+        Period range in days of the ``"log-period"`` encoding.
+    learn_time_encoding : bool, default=False
+        Train the log-period frequencies (initialised log-spaced).
+    fold_cycles : int, default=0
+        Input view the model is trained on. 0: the light curve as observed. ``k >= 1``:
+        each light curve is folded at its best period over ``k`` cycles before it is
+        windowed, times in days from the start of the fold (see
+        :func:`sklearn_astromer.periods.fold_light_curves`); a model trained this way is
+        given folded curves by the estimators automatically.
     layer_norm_eps : float, default=1e-6
         Epsilon of every LayerNorm.
     name : str, default="astromer1"
@@ -97,6 +115,11 @@ class AstromerConfig:
     attention: str = "legacy"
     mask_token: bool = False
     pe_base: float = 10000.0
+    time_encoding: str = "geometric"
+    min_period: float = 0.02
+    max_period: float = 10000.0
+    learn_time_encoding: bool = False
+    fold_cycles: int = 0
     layer_norm_eps: float = 1e-6
     name: str = "astromer1"
 
@@ -108,6 +131,17 @@ class AstromerConfig:
         for name in ("n_layers", "n_heads", "d_model", "d_ff", "window_length"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer")
+        if self.time_encoding not in TIME_ENCODINGS:
+            raise ValueError(
+                f"time_encoding must be one of {TIME_ENCODINGS}, got {self.time_encoding!r}"
+            )
+        if not 0.0 < self.min_period < self.max_period:
+            raise ValueError(
+                "min_period and max_period must satisfy 0 < min_period < max_period, got "
+                f"{self.min_period} and {self.max_period}"
+            )
+        if int(self.fold_cycles) < 0:
+            raise ValueError(f"fold_cycles must be 0 or more, got {self.fold_cycles}")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}"
@@ -162,37 +196,6 @@ class AstromerConfig:
         return cls(**data)
 
 
-def positional_encoding(times, d_model, base=10000.0):
-    """Sinusoidal encoding of observation times, one frequency per dimension.
-
-    ``PE(t)_j = sin(w_j t)`` for even ``j`` and ``cos(w_j t)`` for odd ``j``,
-    with ``w_j = base ** (-2 j / d_model)``. This differs from the usual
-    paired frequencies of NLP transformers; it is what Astromer uses.
-
-    Parameters
-    ----------
-    times : torch.Tensor of shape (B, L)
-        Window-centred times in days.
-    d_model : int
-        Encoding width.
-    base : float, default=10000.0
-        Frequency base.
-
-    Returns
-    -------
-    pe : torch.Tensor of shape (B, L, d_model)
-    """
-    j = torch.arange(d_model, device=times.device, dtype=torch.float32)
-    freqs = base ** (-2.0 * j / d_model)  # (D,)
-    t = times.to(torch.float32).unsqueeze(-1)  # (B, L, 1)
-    # Each dimension needs only one of sin and cos: computing both on every
-    # angle and selecting would double the transcendental work.
-    pe = torch.empty(*times.shape, d_model, device=times.device, dtype=torch.float32)
-    pe[..., 0::2] = torch.sin(t * freqs[0::2])
-    pe[..., 1::2] = torch.cos(t * freqs[1::2])
-    return pe
-
-
 class MultiHeadAttention(nn.Module):
     """Multi-head self-attention with q, k, v and output projections."""
 
@@ -243,7 +246,8 @@ class Block(nn.Module):
         h = self.dropout(self.attn(x, bias))
         h = self.norm1(h + self.res_attn(x) if self.residual else h)
         f = self.ffn_in(h)
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or torch.onnx.is_in_onnx_export():
+            # Exported as one Tanh node, which onnxruntime runs fast.
             f = torch.tanh(f)
         elif f.is_cpu:
             # tanh(x) = 2 sigmoid(2x) - 1, in place: the same function to
@@ -281,6 +285,7 @@ class Astromer(nn.Module):
         super().__init__()
         self.config = config
         self.input_proj = nn.Linear(1, config.d_model)
+        self.time_encoding = TimeEncoding(config)
         if config.mask_token:
             self.mask_token = nn.Parameter(torch.zeros(()))
         self.dropout = nn.Dropout(config.dropout)
@@ -296,7 +301,9 @@ class Astromer(nn.Module):
         skip the mask altogether.
         """
         hide = (~obs_mask) | hidden  # (B, L)
-        if not bool(hide.any()):
+        # An exported graph must not depend on the windows it is traced with:
+        # it always carries the bias (all zeros adds nothing).
+        if not torch.onnx.is_in_onnx_export() and not bool(hide.any()):
             return None
         if self.config.attention == "legacy":
             # The released weights were trained with +1 * min(1, h_i + h_j)
@@ -365,7 +372,7 @@ class Astromer(nn.Module):
         # the projection from one input is an outer product, cheaper as an
         # element-wise multiply-add than as a matrix product with K = 1.
         proj = self.input_proj
-        x = positional_encoding(times, self.config.d_model, self.config.pe_base)
+        x = self.time_encoding(times)
         x = x.addcmul_(mags.unsqueeze(-1), proj.weight[:, 0]).add_(proj.bias)  # (B, L, D)
         layers = [x]
         bias = self.attention_bias(obs_mask, hidden)

@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 import torch
 
 from sklearn_astromer import Astromer, AstromerConfig
 from sklearn_astromer._model import positional_encoding
+from sklearn_astromer._time_encoding import TimeEncoding, log_period_frequencies
 
 
 def _batch(B=3, L=20, seed=0):
@@ -96,3 +98,70 @@ def test_batched_equals_one_by_one():
     for i in range(3):
         alone = model(times[i : i + 1], mags[i : i + 1], obs_mask[i : i + 1])["layers"][-1]
         torch.testing.assert_close(alone[0], together[i], atol=1e-5, rtol=1e-5)
+
+
+# -- time encodings ------------------------------------------------------------------
+
+
+def _fit_r2(features, target):
+    """R^2 of a least-squares fit of target on features (with an intercept)."""
+    design = np.column_stack([np.ones(len(target)), features])
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coef
+    return 1.0 - residual.var() / target.var()
+
+
+def test_log_period_encoding_reaches_sub_day_periods():
+    # A 0.3-day sinusoid sampled once a night over 40 days: linear in the log-period
+    # encoding of the times, invisible to the released geometric one (fastest 6.3 d).
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(-20, 20, 400))
+    m = np.sin(2 * np.pi * t / 0.3 + 0.4)
+    times = torch.tensor(t, dtype=torch.float32)[None]
+    r2 = {}
+    for kind in ("geometric", "log-period"):
+        config = AstromerConfig.preset(
+            "astromer2", d_model=256, time_encoding=kind, min_period=0.29, max_period=0.31
+        ) if kind == "log-period" else AstromerConfig.preset("astromer2", d_model=256)
+        pe = TimeEncoding(config)(times)[0].numpy()
+        r2[kind] = _fit_r2(pe, m)
+    assert r2["log-period"] > 0.99
+    assert r2["geometric"] < 0.6
+
+
+def test_log_period_frequencies_span_the_range():
+    freqs = log_period_frequencies(64, 0.02, 1e4).double()
+    periods = 2 * np.pi / freqs.numpy()
+    assert periods.shape == (32,)
+    np.testing.assert_allclose([periods[0], periods[-1]], [0.02, 1e4], rtol=1e-5)
+    assert np.allclose(np.diff(np.log(periods)), np.log(periods[1] / periods[0]))
+
+
+def test_time_encoding_state_and_shapes():
+    fixed = Astromer(AstromerConfig.preset("astromer2", d_model=16, n_layers=1, d_ff=8,
+                                           time_encoding="log-period"))
+    learnt = Astromer(AstromerConfig.preset("astromer2", d_model=16, n_layers=1, d_ff=8,
+                                            time_encoding="log-period",
+                                            learn_time_encoding=True))
+    released = Astromer(AstromerConfig.preset("astromer1", d_model=16, n_layers=1, d_ff=8))
+    # Fixed encodings hold no tensors: the released weights' state dicts are unchanged.
+    assert not any(k.startswith("time_encoding") for k in fixed.state_dict())
+    assert not any(k.startswith("time_encoding") for k in released.state_dict())
+    assert "time_encoding.log_frequencies" in learnt.state_dict()
+    times = torch.linspace(-3, 3, 10)[None]
+    mags = torch.zeros(1, 10)
+    mask = torch.ones(1, 10, dtype=torch.bool)
+    out = learnt(times, mags, mask)
+    out["reconstruction"].sum().backward()
+    assert learnt.time_encoding.log_frequencies.grad is not None
+    assert fixed(times, mags, mask)["layers"][0].shape == (1, 10, 16)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("time_encoding", "fourier"), ("min_period", 0.0), ("max_period", 0.01),
+     ("fold_cycles", -1)],
+)
+def test_time_encoding_config_is_validated(field, value):
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        AstromerConfig.preset("astromer2", **{field: value})

@@ -15,10 +15,14 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import AstromerBase
 from ._heads import LayerWeightedHead
 from ._io import save_model
+from ._lightcurves import light_curve_blocks
 from ._pooling import POOLINGS, LayerWeighting
 from ._training import Seeds, train_head
 
 __all__ = ["AstromerEmbedder"]
+
+#: Light curves embedded at a time by ``transform`` (see ``light_curve_blocks``).
+TRANSFORM_BLOCK = 2048
 
 
 class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AstromerBase):
@@ -275,9 +279,13 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
                 f"pooling={self.pooling!r} combines layers with a weighting learned in fit; "
                 f"this embedder was fitted with another pooling: fit it again"
             )
-        statistic = self._encode(lc, [pooling.statistic])[pooling.statistic]
-        out = pooling.combine(statistic, self.layer_weighting_)
-        out = np.ascontiguousarray(out, dtype=np.float32)
+        # Block by block into a preallocated float32 result: the encoder's float64
+        # per-object sums and windows exist for one block at a time, so memory beyond
+        # the input and the output stays flat however many light curves there are.
+        out = np.empty((len(lc), self._n_features_out), dtype=np.float32)
+        for start, block in light_curve_blocks(lc, TRANSFORM_BLOCK):
+            statistic = self._encode(block, [pooling.statistic])[pooling.statistic]
+            out[start:start + len(block)] = pooling.combine(statistic, self.layer_weighting_)
         if _get_output_config("transform", self)["dense"] == "pandas":
             index = pd.Index(lc.ids, name="object_id") if lc.ids is not None else None
             return pd.DataFrame(out, index=index, columns=self.get_feature_names_out())

@@ -926,3 +926,37 @@ def _time_order(time, offsets):
         return None
     object_index = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     return np.lexsort((time, object_index))
+
+
+def light_curve_blocks(lc, size):
+    """Consecutive blocks of at most ``size`` light curves, as views of ``lc``.
+
+    Parameters
+    ----------
+    lc : LightCurves
+    size : int
+        Most light curves per block.
+
+    Yields
+    ------
+    start : int
+        Position in ``lc`` of the block's first light curve.
+    block : LightCurves
+        Light curves ``start`` to ``start + size``: slices of ``lc``'s arrays, no
+        copies (``lc`` itself when it fits in one block).
+    """
+    n = len(lc)
+    if n <= size:
+        yield 0, lc
+        return
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        first, last = lc.offsets[start], lc.offsets[stop]
+        rows = slice(first, last)
+        yield start, LightCurves(
+            time=lc.time[rows],
+            mag=lc.mag[rows],
+            err=None if lc.err is None else lc.err[rows],
+            offsets=lc.offsets[start:stop + 1] - first,
+            ids=None if lc.ids is None else lc.ids[start:stop],
+        )

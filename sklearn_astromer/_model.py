@@ -8,7 +8,10 @@ Two presets share one implementation:
   instead of a real mask, LayerNorm epsilon 1e-6 and positional base 10000.
 - ``"astromer2"`` is the Astromer 2 architecture done right: linear-projected
   residuals, keys masked with a large negative value, and a trainable [MASK]
-  token that replaces hidden magnitudes.
+  token that replaces hidden magnitudes. The authors' released Astromer 2
+  differs only in training: its [MASK] token never acts, so hidden magnitudes
+  stay in the input (``mask_token=False, hide_magnitudes=False``, which its
+  loader sets; see :mod:`._astromer2_release`).
 
 Shapes in comments: B windows, L positions, D model width, H heads.
 """
@@ -81,6 +84,14 @@ class AstromerConfig:
     mask_token : bool, default=False
         Replace hidden magnitudes with a trainable token before the input
         projection (Astromer 2).
+    hide_magnitudes : bool, default=True
+        Withhold hidden magnitudes from the input: replaced by the [MASK]
+        token, or by 0 without one. False leaves them in the input, hidden
+        from attention keys only: what the Astromer 2 authors' code does (its
+        [MASK]-token layer is dropped from the Keras graph) and what the
+        released Astromer 2 weights were trained with; with residuals a hidden
+        observation then reaches its own reconstruction. Training only: at
+        inference nothing is hidden.
     pe_base : float, default=10000.0
         Base of the positional frequencies of the ``"geometric"`` time encoding.
     time_encoding : {"geometric", "log-period"}, default="geometric"
@@ -114,6 +125,7 @@ class AstromerConfig:
     residual: bool = False
     attention: str = "legacy"
     mask_token: bool = False
+    hide_magnitudes: bool = True
     pe_base: float = 10000.0
     time_encoding: str = "geometric"
     min_period: float = 0.02
@@ -148,6 +160,11 @@ class AstromerConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.mask_token and not self.hide_magnitudes:
+            raise ValueError(
+                "mask_token=True needs hide_magnitudes=True: the token is what replaces "
+                "hidden magnitudes"
+            )
 
     @classmethod
     def preset(cls, preset="astromer1", **overrides):
@@ -365,9 +382,11 @@ class Astromer(nn.Module):
         hidden = hidden.bool() & obs_mask
         mags = mags.to(torch.float32)
         # Hidden magnitudes must not reach the model: Astromer 2 swaps in its
-        # trainable token; without one they become 0, the window mean.
-        token = self.mask_token if self.config.mask_token else mags.new_zeros(())
-        mags = torch.where(hidden, token.to(mags.dtype), mags)
+        # trainable token; without one they become 0, the window mean. The
+        # authors' released Astromer 2 keeps them (hide_magnitudes=False).
+        if self.config.hide_magnitudes:
+            token = self.mask_token if self.config.mask_token else mags.new_zeros(())
+            mags = torch.where(hidden, token.to(mags.dtype), mags)
         # input_proj(mags) + PE(times), accumulated into the freshly made PE:
         # the projection from one input is an outer product, cheaper as an
         # element-wise multiply-add than as a matrix product with K = 1.

@@ -1,7 +1,9 @@
 """Released Astromer weights: registry, download, checksums, cache, readers.
 
 The authors released two Astromer 1 weight sets as zip archives: ``macho``
-(a TensorFlow checkpoint) and ``atlas`` (a Keras HDF5 file). This module
+(a TensorFlow checkpoint) and ``atlas`` (a Keras HDF5 file); and Astromer 2
+pretrained on MACHO, ``astromer2-macho`` (``config.toml`` and a TensorFlow
+checkpoint, read by :mod:`._astromer2_release`). This module
 finds them (a local file, the cache folder, or a download checked against
 its SHA-256), reads them without TensorFlow, maps every tensor onto
 :class:`~sklearn_astromer._model.Astromer` by an explicit name table, and
@@ -15,7 +17,8 @@ and converted weights are written to ``$SKLEARN_ASTROMER_CACHE`` when set,
 else to the home when it is writable, else to the user cache.
 
 Every file is verified before use: a registered archive against its
-SHA-256; any zip archive member against its CRC-32 and every tensor of a
+SHA-256 (the Astromer 2 archive, whose public record gives an MD5 only, against
+that MD5 when downloaded, and later against the SHA-256 recorded then); any zip archive member against its CRC-32 and every tensor of a
 TensorFlow checkpoint against its CRC32C; a converted copy or a saved model
 folder against the SHA-256 recorded in its ``config.json``. A file that
 fails is refused with :class:`WeightsIntegrityError` (a damaged converted
@@ -50,6 +53,7 @@ from ._io import (
     save_model,
     sha256_hex,
 )
+from ._astromer2_release import RELEASE_CONFIG, read_release
 from ._model import Astromer, AstromerConfig
 from ._tf_checkpoint import parse_index, read_tensors
 
@@ -84,23 +88,29 @@ class PretrainedWeights:
         File name of the official archive, in the cache folder too.
     url : str
         Public URL of the archive.
-    sha256 : str
-        SHA-256 of the archive.
-    format : {"tf-checkpoint", "keras-h5"}
+    sha256 : str or None
+        SHA-256 of the archive; None when no public record gives it (then
+        ``doi`` does).
+    format : {"tf-checkpoint", "keras-h5", "astromer2-tf-checkpoint"}
         How the weights are stored inside the archive.
     preset : str
-        Architecture preset of :class:`~sklearn_astromer._model.AstromerConfig`.
+        Architecture preset of :class:`~sklearn_astromer._model.AstromerConfig`
+        the weights derive from (their own file fixes the exact architecture).
     description : str
         What the weights were trained on.
+    doi : str or None, default=None
+        DOI of the public record (Zenodo) that lists the archive's checksum:
+        a download is verified against it when ``sha256`` is None.
     """
 
     name: str
     filename: str
     url: str
-    sha256: str
+    sha256: str | None
     format: str
     preset: str
     description: str
+    doi: str | None = None
 
 
 PRETRAINED = {
@@ -125,6 +135,21 @@ PRETRAINED = {
         preset="astromer1",
         description="Astromer 1 from MACHO, further trained on ATLAS orange-band light curves",
     ),
+    "astromer2-macho": PretrainedWeights(
+        name="astromer2-macho",
+        filename="pt_macho_v2_2025.zip",
+        url="https://zenodo.org/records/18207945/files/pt_macho_v2_2025.zip",
+        # The Zenodo record publishes an MD5 per file, no SHA-256: a download is
+        # checked against that MD5, read from the record through its DOI.
+        sha256=None,
+        format="astromer2-tf-checkpoint",
+        preset="astromer2",
+        description=(
+            "Astromer 2 (6 blocks) pretrained on ~1.5 M unlabelled MACHO light curves "
+            "(Zenodo record 18207945)"
+        ),
+        doi="10.5281/zenodo.18207945",
+    ),
 }
 
 
@@ -139,7 +164,7 @@ def list_pretrained():
     Examples
     --------
     >>> list_pretrained()
-    ['macho', 'atlas']
+    ['macho', 'atlas', 'astromer2-macho']
     """
     return list(PRETRAINED)
 
@@ -236,6 +261,9 @@ def fetch_pretrained(name):
     folders = list(dict.fromkeys([home, get_cache_dir()]))
     for folder in folders:
         candidate = folder / entry.filename
+        if candidate.is_file() and entry.sha256 is None:
+            _check_unregistered(entry, candidate)
+            return candidate
         if candidate.is_file():
             digest = pooch.file_hash(str(candidate), alg="sha256")
             if digest != entry.sha256:
@@ -248,6 +276,8 @@ def fetch_pretrained(name):
                 )
             return candidate
     target = folders[-1]
+    if entry.sha256 is None:
+        return _download_from_record(entry, target, home)
     try:
         path = pooch.retrieve(
             entry.url,
@@ -271,6 +301,74 @@ def fetch_pretrained(name):
             f"{entry.filename}), or pass the file's path as the weights."
         ) from exc
     return Path(path)
+
+
+# Beside an archive that has no registered SHA-256: the SHA-256 it had when it was
+# verified against its public record, so that later loads check it offline.
+_RECORDED_SUFFIX = ".sha256"
+
+
+def _recorded_path(path):
+    return path.with_name(path.name + _RECORDED_SUFFIX)
+
+
+def _check_unregistered(entry, path):
+    """Verify a local archive of a registry entry that has no SHA-256.
+
+    Checked against the SHA-256 recorded when it was downloaded and verified
+    against its public record; without one it is used with an
+    :class:`UnverifiedWeightsWarning` that says how to verify it by hand.
+    """
+    digest = pooch.file_hash(str(path), alg="sha256")
+    recorded_file = _recorded_path(path)
+    recorded = recorded_file.read_text().strip() if recorded_file.is_file() else None
+    if recorded is None:
+        md5 = pooch.file_hash(str(path), alg="md5")
+        warnings.warn(
+            f"{path} is used as the {entry.name!r} weights without verification: no "
+            f"SHA-256 of it is published. Its MD5 is {md5}; compare it with the MD5 "
+            f"that the public record https://doi.org/{entry.doi} lists for "
+            f"{entry.filename}. If they match, write its SHA-256 ({digest}) into "
+            f"{recorded_file} to have it checked on every load; if not, delete the "
+            "file to download it again (verified against the record)",
+            UnverifiedWeightsWarning,
+            stacklevel=4,
+        )
+    elif recorded != digest:
+        raise integrity_error(
+            path,
+            f"does not have the SHA-256 recorded when it was verified (expected "
+            f"{recorded}, found {digest}): it is damaged or another file",
+            f"Delete it and {recorded_file.name} to download it again",
+        )
+
+
+def _download_from_record(entry, target, home):
+    """Download an archive verified against the checksum its public record lists."""
+    try:
+        fetcher = pooch.create(path=target, base_url=f"doi:{entry.doi}/", registry=None)
+        # The record's API lists every file with its checksum (an MD5 on Zenodo);
+        # pooch checks the download against it and deletes a file that differs.
+        fetcher.load_registry_from_doi()
+        path = Path(fetcher.fetch(entry.filename, progressbar=True))
+    except ValueError as exc:
+        raise WeightsIntegrityError(
+            f"the {entry.name!r} weights downloaded through https://doi.org/{entry.doi} "
+            f"could not be verified against the checksum that record lists: {exc}"
+        ) from exc
+    except OSError as exc:
+        raise OSError(
+            f"could not download the {entry.name!r} weights through "
+            f"https://doi.org/{entry.doi} ({exc}). Without network access, fetch "
+            f"{entry.url} elsewhere, check its MD5 against the one that record lists, "
+            f"and put it at {home / entry.filename} (or set {HOME_ENV} to the folder "
+            f"holding {entry.filename}), or pass the file's path as the weights."
+        ) from exc
+    try:
+        _recorded_path(path).write_text(pooch.file_hash(str(path), alg="sha256") + "\n")
+    except OSError:
+        pass  # Not recorded: later loads warn that the file is unverified.
+    return path
 
 
 def _registered(name):
@@ -506,6 +604,9 @@ def _read_official_files(read, source, in_zip):
         ``info`` describes the source format and training configuration.
     """
     conf_bytes = read(_CONF)
+    if conf_bytes is None and read(RELEASE_CONFIG) is not None:
+        # The Astromer 2 authors' layout: config.toml and a checkpoint.
+        return read_release(read, source)
     if conf_bytes is None:
         raise ValueError(f"{source}: no {_CONF}")
     try:
@@ -566,7 +667,9 @@ def _official_dir(prefixes, is_file):
     found = [
         d
         for d in prefixes
-        if is_file(d + _CONF) and (is_file(d + _CKPT_INDEX) or is_file(d + _H5))
+        if (is_file(d + _CONF) and (is_file(d + _CKPT_INDEX) or is_file(d + _H5)))
+        # An Astromer 2 release folder: config.toml beside the checkpoint.
+        or (is_file(d + RELEASE_CONFIG) and is_file(d + _CKPT_INDEX))
     ]
     return found[0] if len(found) == 1 else None
 
@@ -596,8 +699,8 @@ def _read_zip_unchecked(path):
         prefix = _official_dir(sorted(prefixes), members.__contains__)
         if prefix is None:
             raise ValueError(
-                f"{path}: not an official Astromer weights archive "
-                f"(one folder with {_CONF} and {_CKPT_INDEX} or {_H5})"
+                f"{path}: not an official Astromer weights archive (one folder with "
+                f"{_CONF} and {_CKPT_INDEX} or {_H5}, or {RELEASE_CONFIG} and {_CKPT_INDEX})"
             )
 
         def read(name):
@@ -619,7 +722,7 @@ def _read_folder(path):
         raise ValueError(
             f"{path}: neither a saved sklearn-astromer model (config.json + "
             f"model.safetensors) nor an official Astromer folder ({_CONF} and "
-            f"{_CKPT_INDEX} or {_H5})"
+            f"{_CKPT_INDEX} or {_H5}, or Astromer 2's {RELEASE_CONFIG} and {_CKPT_INDEX})"
         )
     folder = Path(prefix)
 
@@ -640,13 +743,15 @@ def read_official(path):
     path : str or path-like
         An official zip archive, the folder it unpacks to (holding
         ``conf.json`` and ``weights.index`` + ``weights.data-*`` or
-        ``weights.h5``), a folder containing that one folder, or the
+        ``weights.h5``; for Astromer 2, ``config.toml`` and ``weights.index``
+        + ``weights.data-*``), a folder containing that one folder, or the
         ``weights.index`` / ``weights.h5`` file of such a folder.
 
     Returns
     -------
     config : AstromerConfig
-        Architecture from ``conf.json``.
+        Architecture from ``conf.json`` (Astromer 1) or ``config.toml``
+        (Astromer 2, see :func:`~sklearn_astromer._astromer2_release.config_from_toml`).
     state_dict : dict of str to torch.Tensor
         Tensors (float32) for :class:`~sklearn_astromer._model.Astromer`.
     extra : dict
@@ -673,6 +778,8 @@ def read_official(path):
 def _warn_if_unlike_release(path, digest):
     """Warn when a file named like a released archive is not that archive."""
     for entry in PRETRAINED.values():
+        if entry.sha256 is None:
+            continue  # Nothing to compare with.
         if path.name == entry.filename and digest != entry.sha256:
             warnings.warn(
                 f"{path} has the file name of the released {entry.name!r} weights but "
@@ -797,12 +904,17 @@ def resolve_weights(weights):
           from :func:`get_weights_home` (``$SKLEARN_ASTROMER_HOME``) or
           downloaded into :func:`get_cache_dir`, its SHA-256 checked, then
           converted once to the package's format in a ``converted/`` cache
-          keyed by that SHA-256;
+          keyed by that SHA-256 (``"astromer2-macho"``, whose record publishes
+          an MD5 only, is checked against that MD5 when downloaded and against
+          the SHA-256 recorded then afterwards; a copy put in place by hand
+          loads with an :class:`UnverifiedWeightsWarning` saying how to check
+          it);
         - the path of an official zip archive (each member checked against
           its CRC-32, each checkpoint tensor against its CRC32C; also
           converted once and cached);
         - an unpacked official folder (``conf.json`` with ``weights.index``
-          and ``weights.data-*``, or ``weights.h5``), or one of those two
+          and ``weights.data-*``, or ``weights.h5``; Astromer 2's
+          ``config.toml`` with ``weights.index`` and ``weights.data-*``), or one of those two
           weight files, read directly (checkpoint tensors checked against
           their CRC32C; a Keras ``.h5`` file stores no checksum);
         - a model folder saved by this package (``config.json`` and
@@ -848,6 +960,13 @@ def resolve_weights(weights):
     """
     if isinstance(weights, str) and weights in PRETRAINED:
         entry = PRETRAINED[weights]
+        if entry.sha256 is None:
+            # Keyed by the SHA-256 of the verified local file: there is no other.
+            path = fetch_pretrained(weights)
+            digest = pooch.file_hash(str(path), alg="sha256")
+            cached = _load_converted(digest) or _convert_archive(path, digest)
+            cached[2]["weights"]["name"] = entry.name
+            return cached
         # Checked before fetching: a converted copy needs neither archive nor download.
         cached = _load_converted(entry.sha256)
         if cached is not None:

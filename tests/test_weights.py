@@ -89,15 +89,22 @@ def _expected_shapes():
 # --------------------------------------------------------------------------
 
 
-def test_registry_lists_both_archives():
-    assert list_pretrained() == ["macho", "atlas"]
+def test_registry_lists_the_released_archives():
+    assert list_pretrained() == ["macho", "atlas", "astromer2-macho"]
     for name, entry in PRETRAINED.items():
         assert entry.name == name
         assert entry.url.startswith("https://") and entry.url.endswith(entry.filename)
-        assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
-        assert entry.preset == "astromer1"
+        # Without a published SHA-256, the record's DOI verifies a download.
+        if entry.sha256 is None:
+            assert entry.doi.startswith("10.5281/zenodo.")
+        else:
+            assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
+    for name in ("macho", "atlas"):
+        assert PRETRAINED[name].preset == "astromer1"
     assert PRETRAINED["macho"].format == "tf-checkpoint"
     assert PRETRAINED["atlas"].format == "keras-h5"
+    assert PRETRAINED["astromer2-macho"].format == "astromer2-tf-checkpoint"
+    assert PRETRAINED["astromer2-macho"].preset == "astromer2"
 
 
 @pytest.mark.parametrize("name", ["macho", "atlas"])
@@ -228,7 +235,7 @@ def test_home_with_shared_archives_works_offline(monkeypatch, isolated_cache, re
     # The read-only home is left alone: conversions go to the user cache.
     assert sorted(os.listdir(read_only_weights)) == before
     assert sorted(p.name for p in (user / "converted").iterdir()) == sorted(
-        e.sha256 for e in PRETRAINED.values()
+        PRETRAINED[name].sha256 for name in ("macho", "atlas")
     )
 
 

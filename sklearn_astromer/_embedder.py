@@ -291,6 +291,76 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
             return pd.DataFrame(out, index=index, columns=self.get_feature_names_out())
         return out
 
+    def reconstruct(self, X, hide=None, times=None, *, block=1):
+        """Magnitudes predicted by the reconstruction head, one array per light curve.
+
+        Gap filling and resampling: the encoder's reconstruction head predicts the
+        magnitudes it is shown, those hidden from it, or those at new times. Windows
+        are centred as for :meth:`transform`, except that magnitudes are centred on
+        the visible observations only, so that hidden values cannot reach the model;
+        the mean is added back, so predictions are in the input's units.
+
+        Parameters
+        ----------
+        X : light curves
+            Any form :func:`~sklearn_astromer.as_light_curves` accepts.
+        hide : None, int or sequence of bool arrays, default=None
+            Without ``times``, which observations are withheld from the model:
+
+            - None: none; each observation is reconstructed from all of them;
+            - an int ``k`` >= 2: ``k`` deterministic hide patterns, the ``j``-th
+              hiding runs ``j, j + k, j + 2k, ...`` of ``block`` consecutive
+              observations; each observation's prediction is the one made while it
+              was hidden (a third of each window with ``k=3``, as in pretraining);
+            - one boolean mask per light curve (True = hidden, one value per
+              observation in time order): one pass; predictions at every observation.
+        times : sequence of 1-D arrays, or 1-D array, default=None
+            Predict at these times instead (one array per light curve, or one for
+            all), from every observation; ``hide`` must then be None. Each window
+            takes up to a third of ``window_length`` new times and the observations
+            nearest them.
+        block : int, default=1
+            With ``hide=k``, consecutive observations hidden together (4 hides a
+            CRTS visit of 4 exposures).
+
+        Returns
+        -------
+        predictions : list of ndarray of shape (n_i,), float64
+            Per light curve: predicted magnitudes at its observations (in time
+            order) or at its ``times`` (in their order).
+
+        Notes
+        -----
+        The released Astromer 1 weights (``"macho"``, ``"atlas"``) were pretrained with
+        the hidden magnitudes still visible to the model: they reconstruct what they see
+        but put hidden observations near the window mean. Fit with ``max_epochs`` > 0
+        to teach them to fill in. The time encoding's fastest frequency is 1 radian per
+        day, so variations within a night are not resolved.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_astromer import AstromerEmbedder
+        >>> from sklearn_astromer.datasets import make_light_curves
+        >>> X, _ = make_light_curves(n_per_class=2, random_state=0)
+        >>> emb = AstromerEmbedder(weights=None, n_layers=1, d_model=16, d_ff=16,
+        ...                        window_length=32, max_epochs=1, random_state=0).fit(X)
+        >>> filled = emb.reconstruct(X, hide=3)
+        >>> len(filled) == len(X), filled[0].shape == (len(X[0]),)
+        (True, True)
+        >>> grid = emb.reconstruct(X[:1], times=np.linspace(0, 100, 5))
+        >>> grid[0].shape
+        (5,)
+        """
+        from ._reconstruction import reconstruct
+
+        check_is_fitted(self, "module_")
+        lc = self._check_light_curves(X, reset=False)
+        return reconstruct(
+            self.module_, lc, hide=hide, times=times, block=block,
+            batch_size=self.inference_batch_size, device=self.device_,
+        )
+
     @property
     def _n_features_out(self):
         return POOLINGS[self.pooling].width(self.config_)

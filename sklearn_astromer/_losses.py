@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["masked_rmse", "uncertainty_weights"]
+__all__ = ["masked_rmse", "per_window_mse", "uncertainty_weights"]
 
 
 def masked_rmse(pred, target, probed, weights=None):
@@ -25,16 +25,27 @@ def masked_rmse(pred, target, probed, weights=None):
     loss : torch.Tensor, scalar
         Windows with no probed position are left out; 0 if none has one.
     """
+    per_window = per_window_mse(pred, target, probed, weights)
+    if not per_window.numel():
+        return pred.sum() * 0.0
+    return torch.sqrt(per_window.mean())
+
+
+def per_window_mse(pred, target, probed, weights=None):
+    """Mean squared error of each window with a probed position (see :func:`masked_rmse`).
+
+    Returns
+    -------
+    per_window : torch.Tensor of shape (B',)
+        One value per window with at least one probed position.
+    """
     probed = probed.to(pred.dtype)
     sq = (pred - target) ** 2 * probed
     if weights is not None:
         sq = sq * weights
     count = probed.sum(dim=1)
     keep = count > 0
-    if not bool(keep.any()):
-        return pred.sum() * 0.0
-    per_window = sq.sum(dim=1)[keep] / count[keep]
-    return torch.sqrt(per_window.mean())
+    return sq.sum(dim=1)[keep] / count[keep]
 
 
 def uncertainty_weights(errs, obs_mask, floor=1e-3):

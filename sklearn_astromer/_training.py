@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,9 +39,12 @@ from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
-from ._losses import masked_rmse, uncertainty_weights
+from . import _ddp
+from ._checkpoint import TrainingCheckpoint, digest
+from ._losses import masked_rmse, per_window_mse, uncertainty_weights
 from ._masking import mask_windows
 from ._preprocessing import make_windows, random_windows
 
@@ -133,6 +137,12 @@ class TrainingConfig:
     device : str
     verbose : int
         Per-epoch losses and a progress bar when positive.
+    checkpoint : str or path-like, default=None
+        File of the stage's checkpoint (see :mod:`~sklearn_astromer._checkpoint`):
+        written every epoch, resumed from when it exists. None writes none.
+    autocast : torch.dtype, default=None
+        Run the forward passes of training under ``torch.autocast`` with this
+        dtype (``torch.bfloat16`` on GPU); losses and weights stay float32.
     """
 
     max_epochs: int
@@ -142,6 +152,8 @@ class TrainingConfig:
     patience: int
     device: str
     verbose: int
+    checkpoint: str | None = None
+    autocast: torch.dtype | None = None
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -166,18 +178,33 @@ class TrainingInterrupted(KeyboardInterrupt):
     ----------
     history : list of dict
         skorch's records of the epochs completed before the interruption.
+    checkpoint : str or path-like, default=None
+        The stage's checkpoint file, when the estimator writes checkpoints.
 
     Attributes
     ----------
     history : list of dict
+    checkpoint : pathlib.Path or None
     """
 
-    def __init__(self, history):
+    def __init__(self, history, checkpoint=None):
         self.history = history
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        if self.checkpoint is not None:
+            how = (
+                f"its checkpoint is in {self.checkpoint}: call fit again with the same "
+                "data and parameters (checkpoint_dir included) to resume after the last "
+                "complete epoch"
+            )
+        else:
+            how = (
+                "fit the estimator again before using it; to be able to resume instead "
+                "of starting over, set checkpoint_dir"
+            )
         super().__init__(
             f"training interrupted after {len(history)} complete epoch(s); fit did not "
-            "complete, so fit the estimator again before using it (the exception's "
-            ".history holds the losses of those epochs)"
+            f"complete, so {how} (the exception's .history holds the losses of those "
+            "epochs)"
         )
 
 
@@ -395,10 +422,19 @@ class MaskedReconstructionLoss(torch.nn.Module):
         self.weighted = weighted
 
     def forward(self, reconstruction, y):
-        weights = None
-        if self.weighted:
-            weights = uncertainty_weights(y["errs"], y["obs_mask"].bool())
-        return masked_rmse(reconstruction, y["target"], y["probed"].bool(), weights)
+        return masked_rmse(reconstruction, y["target"], y["probed"].bool(), self._weights(y))
+
+    def parts(self, reconstruction, y):
+        """Sum of per-window mean squared errors and their count: the loss is
+        the square root of their ratio (used to sum them over processes)."""
+        per_window = per_window_mse(reconstruction, y["target"], y["probed"].bool(),
+                                    self._weights(y))
+        return per_window.sum(), per_window.numel()
+
+    def _weights(self, y):
+        if not self.weighted:
+            return None
+        return uncertainty_weights(y["errs"], y["obs_mask"].bool())
 
 
 class _EarlyStop(KeyboardInterrupt):
@@ -433,8 +469,51 @@ class TrainingNet(NeuralNet):
 
     #: A :class:`BatchObjects`, set by :func:`build_net`; None leaves batches unnamed.
     objects = None
+    #: The :class:`~sklearn_astromer._ddp.World` of a distributed run; None for one process.
+    world = None
+    #: Autocast dtype of the forward passes (``TrainingConfig.autocast``).
+    autocast = None
+    #: The :class:`~sklearn_astromer._checkpoint.TrainingCheckpoint` callback, or None.
+    checkpoint = None
     interruption = None
     _items_seen = 0
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self.world is not None and not isinstance(self.module_, DistributedDataParallel):
+            device = torch.device(self.device)
+            ids = [torch.cuda.current_device()] if device.type == "cuda" else None
+            self.module_ = DistributedDataParallel(self.module_.to(device), device_ids=ids)
+        return self
+
+    def infer(self, x, **fit_params):
+        if self.autocast is None:
+            return super().infer(x, **fit_params)
+        with torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast):
+            out = super().infer(x, **fit_params)
+        # Losses in float32.
+        if isinstance(out, dict):
+            return {k: v.float() for k, v in out.items()}
+        return out.float()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if self.world is None or not training:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        # The global batch's loss (see sklearn_astromer._ddp.global_loss).
+        total, count = self.loss_parts(y_pred, to_tensor(y_true, device=self.device))
+        return _ddp.global_loss(total, count, root=self.loss_is_root)
+
+    #: Whether the loss is the square root of the mean of ``loss_parts``.
+    loss_is_root = False
+
+    def loss_parts(self, y_pred, y_true):
+        """The training loss as a sum over this batch's items and their count.
+
+        For the classification stages (``CrossEntropyLoss``, a mean over items):
+        the summed cross-entropy and the batch size.
+        """
+        total = torch.nn.functional.cross_entropy(y_pred, y_true, reduction="sum")
+        return total, len(y_true)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.interruption = None
@@ -491,13 +570,20 @@ class MaskedReconstructionNet(TrainingNet):
     """skorch net training an :class:`~sklearn_astromer._model.Astromer` by
     masked reconstruction; the loss reads the reconstruction output only."""
 
+    loss_is_root = True
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        if self.world is not None and training:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
         y_true = to_tensor(y_true, device=self.device)
         return self.criterion_(y_pred["reconstruction"], y_true)
 
+    def loss_parts(self, y_pred, y_true):
+        return self.criterion_.parts(y_pred["reconstruction"], y_true)
+
 
 def build_net(module, config, *, criterion, valid=None, collate_fn=None, objects=None,
-              net_class=TrainingNet, **kwargs):
+              net_class=TrainingNet, rng=None, n_train=None, fingerprint=None, **kwargs):
     """The skorch net of any stage.
 
     Parameters
@@ -515,23 +601,53 @@ def build_net(module, config, *, criterion, valid=None, collate_fn=None, objects
     objects : BatchObjects, default=None
         Positions in ``X`` (and ids) of the training and validation items.
     net_class : type, default=TrainingNet
+    rng : numpy.random.Generator, default=None
+        The stage's generator: it shuffles the training items
+        (:class:`~sklearn_astromer._ddp.GlobalBatchSampler`, the same batches on
+        every process of a distributed run) and its state is checkpointed.
+        None shuffles with torch's generator.
+    n_train : int, default=None
+        Training items (needed with ``rng``).
+    fingerprint : str, default=None
+        Digest of what defines this training, stored in and checked against
+        its checkpoint (needed when ``config.checkpoint`` is set).
     **kwargs
         Further skorch parameters (e.g. ``criterion__weighted``).
 
     Returns
     -------
     net : TrainingNet
-        Not yet fitted.
+        Not yet fitted. Under ``torchrun`` (or in an initialised process group)
+        it trains with DistributedDataParallel (see :mod:`~sklearn_astromer._ddp`);
+        only rank 0 prints and writes checkpoints.
     """
+    world = _ddp.current_world()
+    main = world is None or world.rank == 0
+    verbose = config.verbose if main else 0
     callbacks = []
     if valid is not None:
-        sink = print if config.verbose else (lambda *args, **kw: None)
+        sink = print if verbose else (lambda *args, **kw: None)
         callbacks.append(_EarlyStopping(
             monitor="valid_loss", patience=config.patience, load_best=True, sink=sink
         ))
-    if config.verbose:
+    checkpoint = None
+    if config.checkpoint is not None:
+        # After early stopping: see TrainingCheckpoint.
+        checkpoint = TrainingCheckpoint(config.checkpoint, fingerprint, rng, write=main,
+                                        world=world)
+        callbacks.append(checkpoint)
+    if verbose:
         callbacks.append(ProgressBar())
+    if rng is not None:
+        kwargs["iterator_train__batch_sampler"] = _ddp.GlobalBatchSampler(
+            n_train, config.batch_size, rng
+        )
+        kwargs["iterator_train__batch_size"] = 1  # DataLoader's default: batch_sampler rules
+    else:
+        kwargs["iterator_train__shuffle"] = True
     if collate_fn is not None:
+        if world is not None:
+            collate_fn = _ddp.RankShare(collate_fn, world)
         kwargs["iterator_train__collate_fn"] = collate_fn
     net = net_class(
         module,
@@ -540,15 +656,32 @@ def build_net(module, config, *, criterion, valid=None, collate_fn=None, objects
         lr=config.lr,
         max_epochs=config.max_epochs,
         batch_size=config.batch_size,
-        iterator_train__shuffle=True,
         train_split=None if valid is None else predefined_split(valid),
         callbacks=callbacks,
         device=config.device,
-        verbose=config.verbose,
+        verbose=verbose,
         **kwargs,
     )
     net.objects = objects
+    net.world = world
+    net.autocast = config.autocast
+    net.checkpoint = checkpoint
     return net
+
+
+def _fingerprint(config, rng, module, *data):
+    """Digest of a stage's training: settings, the generator's starting state,
+    the starting weights and the data (see TrainingCheckpoint)."""
+    if config.checkpoint is None:
+        return None
+    settings = {name: getattr(config, name) for name in (
+        "max_epochs", "batch_size", "lr", "validation_fraction", "patience", "autocast")}
+    return digest(type(module).__name__, settings, rng.bit_generator.state,
+                  module.state_dict(), data)
+
+
+def _light_curve_arrays(lc):
+    return (lc.time, lc.mag, lc.err, lc.offsets)
 
 
 def fit_net(net, X, y=None):
@@ -571,14 +704,38 @@ def fit_net(net, X, y=None):
         skorch's per-epoch records (losses, durations), without the
         per-batch ones.
     """
-    net.fit(X, y)
+    world = getattr(net, "world", None)
+    if world is not None and world.rank:
+        # Dropout: a stream of this rank's own, derived from the stage's seed.
+        torch.manual_seed(_ddp.rank_seed(torch.initial_seed(), world.rank))
+    checkpoint = getattr(net, "checkpoint", None)
+    state = checkpoint.load() if checkpoint is not None else None
+    try:
+        if state is None:
+            net.fit(X, y)
+        elif state["complete"]:
+            # Trained to the end before: its final weights, no training.
+            net.initialize()
+            checkpoint.restore(net, state)
+            checkpoint.pending = None
+        else:
+            net.initialize()
+            checkpoint.restore(net, state)
+            net.partial_fit(X, y, epochs=net.max_epochs - len(state["history"]))
+    finally:
+        # Unwrap DistributedDataParallel: the caller's module holds the weights.
+        net.module_ = getattr(net.module_, "module", net.module_)
     net.module_.eval()
     history = [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
     interruption = getattr(net, "interruption", None)
     if interruption is not None:
         # The interrupted epoch has no losses yet: keep the complete ones.
         complete = [epoch for epoch in history if "train_loss" in epoch]
-        raise TrainingInterrupted(complete) from interruption
+        raise TrainingInterrupted(
+            complete, checkpoint.path if checkpoint is not None else None
+        ) from interruption
+    if checkpoint is not None and not (state is not None and state["complete"]):
+        checkpoint.save_complete(net)
     return history
 
 
@@ -616,6 +773,8 @@ def self_supervised_net(module, light_curves, config, *, masking, weighted_loss,
         turns them into masked windows.
     """
     arch = module.config
+    fingerprint = _fingerprint(config, rng, module, _light_curve_arrays(light_curves),
+                               masking, weighted_loss)
     train, valid = split_objects(len(light_curves), config.validation_fraction, rng)
 
     def windows(lc):
@@ -631,6 +790,7 @@ def self_supervised_net(module, light_curves, config, *, masking, weighted_loss,
         criterion=MaskedReconstructionLoss, criterion__weighted=weighted_loss,
         valid=valid_set, collate_fn=windows(train_lc), net_class=MaskedReconstructionNet,
         objects=BatchObjects(train, valid, light_curves.ids),
+        rng=rng, n_train=len(train_lc), fingerprint=fingerprint,
     )
     return net, _Indices(len(train_lc))
 
@@ -662,12 +822,14 @@ def head_net(head, features, labels, config, *, rng):
         (:class:`LabelledRows`) turns them into rows of ``features`` and
         their labels. Errors name objects by their position in ``features``.
     """
+    fingerprint = _fingerprint(config, rng, head, features, labels)
     train, valid = split_objects(len(labels), config.validation_fraction, rng, labels)
     valid_set = SkorchDataset(features[valid], labels[valid]) if len(valid) else None
     net = build_net(
         head, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set,
         collate_fn=LabelledRows(features[train], labels[train]),
         objects=BatchObjects(train, valid),
+        rng=rng, n_train=len(train), fingerprint=fingerprint,
     )
     return net, _Indices(len(train))
 
@@ -703,6 +865,7 @@ def end_to_end_net(model, light_curves, labels, config, *, rng):
         turns them into labelled windows.
     """
     arch = model.encoder.config
+    fingerprint = _fingerprint(config, rng, model, _light_curve_arrays(light_curves), labels)
     train, valid = split_objects(len(labels), config.validation_fraction, rng, labels)
 
     def windows(index):
@@ -715,5 +878,6 @@ def end_to_end_net(model, light_curves, labels, config, *, rng):
     net = build_net(
         model, config, criterion=torch.nn.CrossEntropyLoss, valid=valid_set,
         collate_fn=windows(train), objects=BatchObjects(train, valid, light_curves.ids),
+        rng=rng, n_train=len(train), fingerprint=fingerprint,
     )
     return net, _Indices(len(train))

@@ -25,7 +25,9 @@ __all__ = [
 
 #: Column names read from a pandas DataFrame unless ``columns`` overrides them; they match
 #: the parquet schema of the shared data sets.
-DEFAULT_COLUMNS = {"id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err"}
+DEFAULT_COLUMNS = {
+    "id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err", "band": "band",
+}
 
 #: A magnitude among smaller ones, or a magnitude error, at or beyond this absolute value
 #: is refused (see :func:`as_light_curves` for whole curves beyond it). Measured
@@ -225,7 +227,10 @@ def as_light_curves(X, *, columns=None) -> LightCurves:
         DataFrame column names overriding :data:`DEFAULT_COLUMNS`
         (``{"id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err"}``); give only
         the keys to change. The err column is optional; the id column is required for a
-        long table only. A long table is read whole, so filter it to one band first.
+        long table only. A table with a band column (``"band"``) may hold several bands,
+        but not under one object id: such a table raises a ValueError naming the fix
+        (select one band, or use :mod:`sklearn_astromer.multiband`), since merging the
+        bands into one light curve would be wrong.
 
     Returns
     -------
@@ -676,9 +681,37 @@ def _from_dataframe(df, columns):
         _raise_missing(df, [names["id"]])
     if len(df) == 0:
         raise ValueError("no light curves: the DataFrame has 0 rows")
+    _refuse_several_bands(df, names, nested)
     if nested:
         return _from_nested(df, names)
     return _from_long(df, names)
+
+
+def _refuse_several_bands(df, names, nested):
+    """Raise when one object id has rows in several bands: they are never merged.
+
+    A single-band estimator would read a long table's rows of one id in two bands as one
+    light curve (jumping between the bands' magnitudes), and a nested table's rows of one
+    id as two unrelated objects. Tables whose every object has one band pass.
+    """
+    band, id_column = names["band"], names["id"]
+    if band not in df.columns or id_column not in df.columns:
+        return
+    pairs = df[[id_column, band]].drop_duplicates()
+    repeated = pairs[id_column].duplicated(keep=False)
+    if not repeated.any():
+        return
+    object_id = pairs[id_column][repeated].iloc[0]
+    its_bands = sorted(map(str, pairs[band][pairs[id_column] == object_id]))
+    all_bands = sorted(map(str, df[band].dropna().unique()))
+    raise ValueError(
+        f"object {object_id!r} has {'rows' if not nested else 'light curves'} in "
+        f"{len(its_bands)} bands {its_bands} (column {band!r}); a single-band estimator does "
+        "not merge bands. Select one band first, e.g. "
+        f"X[X[{band!r}] == {all_bands[0]!r}] (band={all_bands[0]!r} in the readers, "
+        f"--band {all_bands[0]} on the command line), or use all bands with the multi-band "
+        "estimators of sklearn_astromer.multiband (MultiBandFeatures, MultiBandEmbedder)"
+    )
 
 
 def _column_names(columns):

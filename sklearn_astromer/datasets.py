@@ -57,6 +57,9 @@ __all__ = [
     "load_crts_sample",
     "load_light_curves",
     "make_light_curves",
+    "make_multiband_light_curves",
+    "load_multiband_light_curves",
+    "write_multiband_light_curves",
     "write_light_curves",
 ]
 
@@ -248,6 +251,159 @@ def make_light_curves(
 
     labels = np.repeat(np.array(classes, dtype=str), n_per_class)
     X = [_one_light_curve(name, rng.randint(low, high + 1), noise, rng) for name in labels]
+    order = rng.permutation(len(labels))
+    return [X[i] for i in order], labels[order]
+
+
+# Per class: (range of the blue-minus-red colour, range of the blue-over-red amplitude ratio).
+# Pulsators change temperature along the cycle, so their amplitude is larger in the blue
+# (ratio 1.25-1.7 for RR Lyrae and Cepheids, more for Miras); eclipses of stars of similar
+# temperature are nearly grey (ratio ~1). Colours are those of the stars' spectral types.
+_CLASS_COLOURS = {
+    "RRab": ((0.25, 0.45), (1.3, 1.5)),
+    "RRc": ((0.15, 0.3), (1.25, 1.45)),
+    "EA": ((-0.1, 1.0), (0.95, 1.15)),
+    "EW": ((0.35, 0.9), (0.97, 1.08)),
+    "LPV": ((1.2, 2.5), (1.6, 2.5)),
+    "Cepheid": ((0.5, 0.9), (1.45, 1.7)),
+}
+
+#: Multi-band cadences of :func:`make_multiband_light_curves`: observations per band,
+#: observing seasons, days between visits, and whether the bands are taken together.
+MULTIBAND_CADENCES = {
+    # EROS-like: ~120 observations over ~900 days, both bands at once (a dichroic).
+    "eros": {"n_obs": (80, 160), "seasons": 3, "season_days": (180.0, 240.0), "simultaneous": True},
+    # ZTF-like: ~100 observations per band over ~3 years, bands on separate visits.
+    "ztf": {"n_obs": (70, 130), "seasons": 3, "season_days": (200.0, 260.0), "simultaneous": False},
+}
+
+
+def _night_times(n, seasons, season_days, rng):
+    """``n`` sorted times on distinct random nights of ``seasons`` yearly seasons (days).
+
+    Each observation falls within 0.15 d of its night's midpoint: sampling once a night at
+    most, as sparse surveys do, so the 1-day aliases are there.
+    """
+    season = rng.uniform(*season_days)
+    nights = np.arange(int(season))
+    per_season = [nights + k * _DAYS_PER_YEAR for k in range(seasons)]
+    available = np.concatenate(per_season).round()
+    chosen = np.sort(rng.choice(available, size=min(n, available.size), replace=False))
+    return chosen + rng.uniform(-0.15, 0.15, chosen.size)
+
+
+def make_multiband_light_curves(
+    n_per_class=50, *, classes=None, bands=("B", "R"), cadence="eros", noise=0.03,
+    missing_band=0.0, random_state=None,
+):
+    """Generate labelled synthetic light curves of variable stars in two passbands.
+
+    The shapes and periods are those of :func:`make_light_curves`; each object is seen in a
+    blue and a red band whose mean colour and amplitude ratio depend on the class, as in real
+    stars: pulsators (RR Lyrae, Cepheids, Miras) change temperature along the cycle, so
+    their amplitude is 1.25 to 2.5 times larger in the blue band, while eclipses of stars of
+    similar temperature are nearly grey (ratio about 1).
+
+    =========== ================================ =================================
+    class       colour (blue - red, mag)          amplitude ratio (blue / red)
+    =========== ================================ =================================
+    ``RRab``    0.25-0.45                         1.3-1.5
+    ``RRc``     0.15-0.3                          1.25-1.45
+    ``EA``      -0.1-1.0                          0.95-1.15
+    ``EW``      0.35-0.9                          0.97-1.08
+    ``LPV``     1.2-2.5                           1.6-2.5
+    ``Cepheid`` 0.5-0.9                           1.45-1.7
+    =========== ================================ =================================
+
+    Cadences (:data:`MULTIBAND_CADENCES`) are sparse, at most one observation a night:
+    ``"eros"`` takes both bands at once (80-160 observations over three seasons, ~900
+    days); ``"ztf"`` observes each band on its own nights (70-130 observations per band
+    over three seasons).
+
+    Parameters
+    ----------
+    n_per_class : int, default=50
+        Number of objects of each class.
+    classes : sequence of str, default=None
+        Classes, among those of :func:`make_light_curves`; None means all.
+    bands : tuple of (str, str), default=("B", "R")
+        Names of the blue and the red band.
+    cadence : {"eros", "ztf"}, default="eros"
+        Sampling, see above.
+    noise : float, default=0.03
+        1-sigma error at magnitude 15 in the red band (1.5 times more in the blue), scaled
+        like photon noise with brightness.
+    missing_band : float, default=0.0
+        Fraction of objects that lack one of the two bands (drawn at random), to exercise
+        the handling of missing bands.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator; the output is fully determined by it.
+
+    Returns
+    -------
+    X : list of dict
+        One dict per object mapping a band name to an ndarray of shape (n_obs, 3) with
+        columns time (days, MJD-like), magnitude and error; an object lacking a band has no
+        key for it. Objects are shuffled.
+    y : ndarray of shape (n_objects,)
+        Class of each object (str).
+
+    Examples
+    --------
+    >>> from sklearn_astromer.datasets import make_multiband_light_curves
+    >>> X, y = make_multiband_light_curves(n_per_class=2, classes=["RRab", "EW"], random_state=0)
+    >>> len(X), sorted(X[0]), X[0]["B"].shape[1]
+    (4, ['B', 'R'], 3)
+    """
+    classes = list(_CLASSES) if classes is None else _check_classes(classes)
+    if cadence not in MULTIBAND_CADENCES:
+        raise ValueError(f"cadence must be one of {sorted(MULTIBAND_CADENCES)}, got {cadence!r}")
+    bands = tuple(str(band) for band in bands)
+    if len(bands) != 2 or bands[0] == bands[1]:
+        raise ValueError(f"bands must name two different bands (blue, red), got {bands!r}")
+    if not isinstance(n_per_class, numbers.Integral) or n_per_class < 1:
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be non-negative, got {noise!r}")
+    if not 0 <= missing_band <= 1:
+        raise ValueError(f"missing_band must be a fraction in [0, 1], got {missing_band!r}")
+    rng = check_random_state(random_state)
+    spec = MULTIBAND_CADENCES[cadence]
+
+    labels = np.repeat(np.array(classes, dtype=str), n_per_class)
+    X = []
+    for name in labels:
+        (low, high), shape = _CLASSES[name]
+        (colour_low, colour_high), (ratio_low, ratio_high) = _CLASS_COLOURS[name]
+        period = np.exp(rng.uniform(np.log(low), np.log(high)))
+        colour = rng.uniform(colour_low, colour_high)
+        ratio = rng.uniform(ratio_low, ratio_high)
+        red_mean = rng.uniform(13.0, 17.5)
+        start = rng.uniform(47000.0, 50000.0)
+        initial_phase = rng.uniform()
+        n_obs = rng.randint(spec["n_obs"][0], spec["n_obs"][1] + 1)
+        # The same shape draw in both bands: the blue one is the red one scaled by `ratio`.
+        shape_state = rng.randint(2**31 - 1)
+        times = _night_times(2 * n_obs, spec["seasons"], spec["season_days"], rng)
+        if spec["simultaneous"]:
+            per_band = [times[: 2 * n_obs : 2]] * 2
+        else:
+            # Each band on its own nights, as in alternating surveys.
+            shuffled = rng.permutation(times)
+            per_band = [np.sort(shuffled[:n_obs]), np.sort(shuffled[n_obs : 2 * n_obs])]
+        curves = {}
+        for band, scale, offset, noise_scale, band_times in zip(
+            bands, (ratio, 1.0), (colour, 0.0), (1.5, 1.0), per_band
+        ):
+            t = start + band_times
+            phase = ((t - start) / period + initial_phase) % 1.0
+            true_mag = red_mean + offset + scale * shape(phase, np.random.RandomState(shape_state))
+            err = noise * noise_scale * 10 ** (0.2 * (true_mag - 15.0))
+            err = err * rng.uniform(0.7, 1.4, t.size)
+            curves[band] = np.column_stack([t, true_mag + err * rng.standard_normal(t.size), err])
+        if rng.uniform() < missing_band:
+            del curves[bands[rng.randint(2)]]
+        X.append(curves)
     order = rng.permutation(len(labels))
     return [X[i] for i in order], labels[order]
 
@@ -1043,8 +1199,9 @@ def write_light_curves(path, X, y=None, *, ids=None, band=None):
     ids : array-like of shape (n_objects,), default=None
         Object ids, written as strings. None uses the DataFrame ids of ``X`` if it has
         them, else ``"obj0"``, ``"obj1"``, ...
-    band : str, default=None
-        Passband written for every row; None writes no ``band`` column.
+    band : str or array-like of shape (n_objects,), default=None
+        Passband written for every row, or of each row; None writes no ``band`` column.
+        :func:`write_multiband_light_curves` writes several bands per object.
 
     Examples
     --------
@@ -1066,7 +1223,7 @@ def write_light_curves(path, X, y=None, *, ids=None, band=None):
     if y is not None:
         columns["label"] = _strings(y, n, "y")
     if band is not None:
-        columns["band"] = pa.array([str(band)] * n, pa.string())
+        columns["band"] = _strings([str(band)] * n if isinstance(band, str) else band, n, "band")
     columns["ra"] = pa.array(np.full(n, np.nan))
     columns["dec"] = pa.array(np.full(n, np.nan))
 
@@ -1085,3 +1242,143 @@ def _strings(values, n, name):
     if values.shape != (n,):
         raise ValueError(f"{name} has shape {values.shape}, expected ({n},)")
     return pa.array([str(value) for value in values.tolist()], pa.string())
+
+
+def write_multiband_light_curves(path, X, y=None, *, ids=None):
+    """Write multi-band light curves to parquet, one row per object and band.
+
+    The schema is the one of :func:`write_light_curves`, with a ``band`` column; objects
+    keep their id in every band, and a band an object lacks has no row.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The parquet file to create (overwritten if it exists).
+    X : multi-band light curves
+        Any form :func:`~sklearn_astromer.multiband.as_multiband_light_curves` accepts.
+    y : array-like of shape (n_objects,), default=None
+        Labels, written on every row of the object; None writes no ``label`` column.
+    ids : array-like of shape (n_objects,), default=None
+        Object ids. None uses the ids of ``X`` if it has them, else ``"obj0"``, ...
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from sklearn_astromer.datasets import (
+    ...     load_multiband_light_curves, make_multiband_light_curves,
+    ...     write_multiband_light_curves)
+    >>> X, y = make_multiband_light_curves(n_per_class=2, classes=["RRab"], random_state=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "two_bands.parquet")
+    >>> write_multiband_light_curves(path, X, y)
+    >>> mb, y2 = load_multiband_light_curves(path)
+    >>> mb, y2.tolist()
+    (MultiBandLightCurves(n_objects=2, objects per band {B: 2, R: 2}), ['RRab', 'RRab'])
+    """
+    from .multiband import as_multiband_light_curves
+
+    mb = as_multiband_light_curves(X)
+    n = len(mb)
+    if ids is None:
+        ids = mb.ids if mb.ids is not None else [f"obj{k}" for k in range(n)]
+    ids = np.asarray(ids)
+    if ids.shape != (n,):
+        raise ValueError(f"ids has shape {ids.shape}, expected ({n},)")
+    labels = None if y is None else np.asarray(y)
+    if labels is not None and labels.shape != (n,):
+        raise ValueError(f"y has shape {labels.shape}, expected ({n},)")
+    rows = []  # (object, band, curve), object-major
+    for band in mb.bands:
+        lc = mb.light_curves[band]
+        for k, position in enumerate(mb.positions[band]):
+            time, mag, err = lc[k]
+            curve = np.column_stack([time, mag] + ([] if err is None else [err]))
+            rows.append((position, band, curve))
+    rows.sort(key=lambda row: row[0])
+    objects = [row[0] for row in rows]
+    write_light_curves(
+        path, [row[2] for row in rows], None if labels is None else labels[objects],
+        ids=ids[objects], band=[row[1] for row in rows],
+    )
+
+
+def load_multiband_light_curves(path, *, bands=None, classes=None, min_obs=1):
+    """Read a parquet file of several bands per object (one row per object and band).
+
+    Each band is read by :func:`load_light_curves` (with its cleaning rule), and the rows
+    of one ``object_id`` in different bands become one object.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Parquet file of the schema of :func:`load_light_curves`, with a ``band`` column.
+    bands : str or sequence of str, default=None
+        Bands to read, in this order; None reads every band of the file, sorted.
+    classes : str or sequence of str, default=None
+        Keep only objects with these labels.
+    min_obs : int, default=1
+        A band with fewer observations counts as missing for that object.
+
+    Returns
+    -------
+    X : MultiBandLightCurves
+        Objects in order of first appearance in the file, with their ids.
+    y : ndarray of shape (n_objects,) or None
+        Labels (str), or None when the file has no ``label`` column.
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``band`` column, a requested band is absent, or one object has
+        different labels in different bands.
+    """
+    import pandas as pd
+
+    from .multiband import MultiBandLightCurves, _band_list
+
+    parquet = pq.ParquetFile(path)
+    if "band" not in parquet.schema_arrow.names:
+        raise ValueError(f"{path}: no 'band' column; read a single-band file with load_light_curves")
+    meta = parquet.read(columns=[c for c in ("object_id", "band") if c in parquet.schema_arrow.names])
+    available = sorted(set(meta["band"].to_pylist()) - {None})
+    bands = available if bands is None else _band_list(bands)
+    unknown = [band for band in bands if band not in available]
+    if unknown:
+        raise ValueError(f"{path}: no band(s) {unknown}; the file has {available}")
+    per_band = {}
+    for band in bands:
+        lc, labels, ids = load_light_curves(
+            path, classes=classes, band=band, min_obs=min_obs, return_ids=True,
+            as_light_curves=True,
+        )
+        per_band[band] = (lc, labels, np.asarray(ids).astype(str))
+    all_ids = pd.unique(np.concatenate([ids for _, _, ids in per_band.values()]))
+    index = pd.Index(all_ids)
+    y = None
+    light_curves, positions = {}, {}
+    for band, (lc, labels, ids) in per_band.items():
+        if pd.Index(ids).duplicated().any():
+            repeated = ids[pd.Index(ids).duplicated()][0]
+            raise ValueError(
+                f"{path}: object {str(repeated)!r} has several rows in band {band!r}"
+            )
+        where = index.get_indexer(ids)
+        order = np.argsort(where, kind="stable")
+        light_curves[band], positions[band] = lc.subset(order), where[order]
+        if labels is not None:
+            if y is None:
+                y = np.full(len(all_ids), None, dtype=object)
+            known = np.array([value is not None for value in y[where]])
+            clash = known & (y[where] != labels)
+            if clash.any():
+                k = int(np.argmax(clash))
+                raise ValueError(
+                    f"{path}: object {str(ids[k])!r} is labelled {str(y[where][k])!r} and "
+                    f"{str(labels[k])!r} in different bands"
+                )
+            y[where] = labels
+    present = [band for band in bands if len(light_curves[band])]
+    mb = MultiBandLightCurves(
+        tuple(present), {b: light_curves[b] for b in present}, {b: positions[b] for b in present},
+        len(all_ids), np.asarray(all_ids, dtype=object),
+    )
+    return mb, (None if y is None else y.astype(str))

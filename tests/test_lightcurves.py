@@ -289,8 +289,8 @@ def test_custom_column_names():
     assert_expected(lc, ids=IDS)
     nested = nested_frame(OBJECTS).rename(columns={"mjd": "hjd"})
     assert_expected(as_light_curves(nested, columns={"time": "hjd"}), ids=IDS)
-    with pytest.raises(ValueError, match=r"unknown keys \['band'\]"):
-        as_light_curves(df, columns={"band": "b"})
+    with pytest.raises(ValueError, match=r"unknown keys \['filter'\]"):
+        as_light_curves(df, columns={"filter": "b"})
     with pytest.raises(ValueError, match="only used for pandas DataFrame"):
         as_light_curves(OBJECTS, columns={"time": "t"})
 

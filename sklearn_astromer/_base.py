@@ -252,6 +252,31 @@ class AstromerBase(BaseEstimator):
 
     # -- training and embedding ------------------------------------------------
 
+    def _model_view(self, lc, config):
+        """The light curves as the model reads them.
+
+        Folded at each curve's best period over ``config.fold_cycles`` cycles and thinned
+        to ``config.window_length`` observations (see
+        :func:`sklearn_astromer.periods.fold_light_curves`) for a model trained on folded
+        curves; unchanged otherwise.
+
+        Parameters
+        ----------
+        lc : LightCurves
+        config : AstromerConfig
+
+        Returns
+        -------
+        view : LightCurves
+        """
+        if not config.fold_cycles:
+            return lc
+        from .periods import find_periods, fold_light_curves
+
+        return fold_light_curves(
+            lc, find_periods(lc), config.fold_cycles, max_observations=config.window_length
+        )
+
     def _fit_encoder(self, lc, module, seeds):
         """Train ``module`` by masked reconstruction on ``lc`` (``max_epochs`` > 0);
         set ``module_``, ``config_``, ``history_`` and ``device_``.

@@ -177,6 +177,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
 
         seeds = Seeds.from_random_state(self.random_state)
         module, _ = self._starting_model(seeds)
+        lc = self._model_view(lc, module.config)
         self._fit_encoder(lc, module, seeds)
         config = self.config_
         features = self._encode(lc, ["layer_means"])["layer_means"]  # (N, M, D)
@@ -218,7 +219,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         proba : ndarray of shape (n_objects, n_classes)
         """
         check_is_fitted(self, "head_")
-        lc = self._check_light_curves(X, reset=False)
+        lc = self._model_view(self._check_light_curves(X, reset=False), self.config_)
         features = self._encode(lc, ["layer_means"])["layer_means"]
         features = torch.from_numpy(features).to(self.device_)
         logits = self.head_(features)

@@ -215,6 +215,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
             _, labels = self._encode_labels(y, lc)
         seeds = Seeds.from_random_state(self.random_state)
         module, extra = self._starting_model(seeds)
+        lc = self._model_view(lc, module.config)
         self._fit_encoder(lc, module, seeds)
         self.layer_weighting_ = None
         if POOLINGS[self.pooling].fitted:
@@ -272,7 +273,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
             ``set_output(transform="pandas")``.
         """
         check_is_fitted(self, "module_")
-        lc = self._check_light_curves(X, reset=False)
+        lc = self._model_view(self._check_light_curves(X, reset=False), self.config_)
         pooling = POOLINGS[self.pooling]
         if pooling.fitted and self.layer_weighting_ is None:
             raise ValueError(

@@ -106,7 +106,10 @@ def _add_input_options(parser):
         "(default id=object_id,time=mjd,mag=mag,err=mag_err; the err column is optional)",
     )
     parser.add_argument(
-        "--band", default=None, help="keep only the rows of this passband (needs a 'band' column)"
+        "--band", default=None,
+        help="keep only the rows of this passband (needs a 'band' column); a table whose "
+        "object ids have rows in several bands needs it. With embed, a comma list B1,B2 "
+        "embeds each band and writes the embeddings side by side, in that order",
     )
     parser.add_argument(
         "--format",
@@ -306,6 +309,8 @@ def _embed(args):
 
     if args.weights.lower() == "none":
         raise InputError("embed needs trained weights: macho, atlas or a saved model folder")
+    if args.band is not None and "," in args.band:
+        return _embed_multiband(args, [b.strip() for b in args.band.split(",") if b.strip()])
     source = _input_file(args)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the output and renamed at the end, so that a run stopped by a bad
@@ -367,6 +372,75 @@ def _embed(args):
         f"embedded {done} light curves with {args.weights} ({args.pooling} pooling, "
         f"{values.shape[1]} features) on {embedder.device_} in {elapsed:.1f} s "
         f"-> {args.output}"
+    )
+    if skipped is not None:
+        summary += f"; skipped {len(skipped)} invalid light curves -> {skipped_file}"
+    print(summary)
+    return 0
+
+
+def _embed_multiband(args, bands):
+    """``embed --band B1,B2``: per-band embeddings side by side, one row per object.
+
+    Each band is read whole by the reader (cleaning and validation as for one band) and its
+    rows are matched to objects by id. Columns: ``object_id``, ``label`` (when the file
+    has it), then ``emb_<band>_<j>`` for each band in the given order and
+    ``present_<band>`` (1 when the object has the band, 0 when its embedding is filled
+    with zeros).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ._embedder import AstromerEmbedder
+    from .multiband import MultiBandEmbedder, MultiBandLightCurves
+
+    start = time.perf_counter()
+    skipped = [] if args.on_error == "skip" else None
+    skipped_file = args.output.with_name(args.output.name + ".skipped.csv")
+    per_band, labels = {}, {}
+    for band in bands:
+        source = _InputFile(args.input, format=args.format, columns=args.columns, band=band)
+        read = list(source.batches(
+            None, drop_placeholders=not args.keep_negative_times, skipped=skipped
+        ))
+        if not read:
+            raise InputError(f"{args.input}: no light curves in band {band!r}")
+        (lc, extra, _), = read
+        per_band[band] = lc
+        if "label" in extra:
+            labels.update(zip(map(str, lc.ids), extra["label"].tolist()))
+    mb = MultiBandLightCurves.from_bands(per_band)
+    embedder = MultiBandEmbedder(
+        AstromerEmbedder(
+            weights=args.weights, pooling=args.pooling, max_epochs=0,
+            inference_batch_size=args.inference_batch_size, device=args.device,
+            random_state=0,
+        ),
+        bands=bands,
+    ).fit(mb)
+    values = embedder.transform(mb)
+    columns = {"object_id": pa.array([str(i) for i in mb.ids], pa.string())}
+    if labels:
+        columns["label"] = pa.array([labels.get(str(i)) for i in mb.ids], pa.string())
+    j = 0
+    for band in bands:  # the embedder's column order: each band's block, then the masks
+        for k in range(embedder.band_widths_[band]):
+            columns[f"emb_{band}_{k}"] = pa.array(values[:, j])
+            j += 1
+    for band in bands:
+        columns[f"present_{band}"] = pa.array(values[:, j].astype(np.int8))
+        j += 1
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.output.with_name(args.output.name + ".partial")
+    pq.write_table(pa.table(columns), partial)
+    partial.replace(args.output)
+    if skipped is not None:
+        _write_skipped(skipped_file, skipped)
+    counts = ", ".join(f"{band}: {len(mb.light_curves[band])}" for band in bands)
+    summary = (
+        f"embedded {len(mb)} objects in bands {','.join(bands)} ({counts} light curves) with "
+        f"{args.weights} ({args.pooling} pooling, {values.shape[1]} features) in "
+        f"{time.perf_counter() - start:.1f} s -> {args.output}"
     )
     if skipped is not None:
         summary += f"; skipped {len(skipped)} invalid light curves -> {skipped_file}"

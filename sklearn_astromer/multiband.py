@@ -112,6 +112,39 @@ class MultiBandLightCurves:
         counts = ", ".join(f"{band}: {len(self.light_curves[band])}" for band in self.bands)
         return f"MultiBandLightCurves(n_objects={self.n_objects}, objects per band {{{counts}}})"
 
+    @classmethod
+    def from_bands(cls, light_curves):
+        """Align per-band light curves by object id into one object per id.
+
+        Parameters
+        ----------
+        light_curves : dict of str to LightCurves
+            The light curves of each band (in the bands' order), each with ``ids``; an
+            id occurs at most once per band.
+
+        Returns
+        -------
+        MultiBandLightCurves
+            Objects in order of first appearance, band by band.
+        """
+        import pandas as pd
+
+        for band, lc in light_curves.items():
+            if lc.ids is None:
+                raise ValueError(f"band {band!r}: light curves without ids cannot be aligned")
+            repeated = pd.Index(lc.ids).duplicated()
+            if repeated.any():
+                object_id = lc.ids[int(np.argmax(repeated))]
+                raise ValueError(f"object {str(object_id)!r} has several light curves in band {band!r}")
+        all_ids = pd.unique(np.concatenate([np.asarray(lc.ids, dtype=object) for lc in light_curves.values()]))
+        index = pd.Index(all_ids)
+        aligned, positions = {}, {}
+        for band, lc in light_curves.items():
+            where = index.get_indexer(np.asarray(lc.ids, dtype=object))
+            order = np.argsort(where, kind="stable")
+            aligned[band], positions[band] = lc.subset(order), where[order]
+        return cls(tuple(light_curves), aligned, positions, len(all_ids), np.asarray(all_ids, dtype=object))
+
     @property
     def present(self):
         """ndarray of shape (n_objects, n_bands): whether each object has each band."""
@@ -629,6 +662,8 @@ class MultiBandEmbedder(_MultiBand):
     bands_ : tuple of str
     embedders_ : dict of str to estimator
         The fitted clone of ``embedder`` of each band.
+    band_widths_ : dict of str to int
+        Number of embedding columns of each band.
     n_features_out_ : int
 
     Examples
@@ -685,11 +720,11 @@ class MultiBandEmbedder(_MultiBand):
         self.embedders_ = self._fit_per_band(mb, template, y)
         # Width of each band's embedding, from one object (the clones may differ in width
         # only if the template's output depends on the data, which embedders' does not).
-        self._widths = {
+        self.band_widths_ = {
             band: np.asarray(fitted.transform(mb.light_curves[band].subset([0]))).shape[1]
             for band, fitted in self.embedders_.items()
         }
-        self.n_features_out_ = sum(self._widths.values()) + (len(self.bands_) if self.mask else 0)
+        self.n_features_out_ = sum(self.band_widths_.values()) + (len(self.bands_) if self.mask else 0)
         return self
 
     def transform(self, X):
@@ -710,7 +745,7 @@ class MultiBandEmbedder(_MultiBand):
         mb = self._light_curves(X, reset=False)
         blocks = []
         for band in self.bands_:
-            block = _band_rows(self.embedders_[band], mb, band, self._widths[band])
+            block = _band_rows(self.embedders_[band], mb, band, self.band_widths_[band])
             block[~self._present(mb, band)] = self.fill_value
             blocks.append(block)
         if self.mask:
@@ -743,7 +778,7 @@ class MultiBandEmbedder(_MultiBand):
             try:
                 inner = [str(n) for n in fitted.get_feature_names_out()]
             except (AttributeError, ValueError):
-                inner = [f"embedding{j}" for j in range(self._widths[band])]
+                inner = [f"embedding{j}" for j in range(self.band_widths_[band])]
             names += [f"{band}__{name}" for name in inner]
         if self.mask:
             names += [f"{band}__present" for band in self.bands_]

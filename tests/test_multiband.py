@@ -304,3 +304,46 @@ def test_multiband_parquet_round_trip(tmp_path):
     with pytest.raises(ValueError, match="no 'band' column"):
         load_multiband_light_curves(tmp_path / "one.parquet")
     assert isinstance(mb, MultiBandLightCurves)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    AstromerEmbedder(**EMBED).fit([obj["g"] for obj in OBJECTS]).save(path)
+    return path
+
+
+def test_cli_refuses_merging_bands_and_embeds_them_side_by_side(tmp_path, tiny_folder, capsys):
+    from sklearn_astromer.cli import main
+
+    source = tmp_path / "two_bands.csv"
+    table = long_table()
+    table["label"] = table["object_id"].map({"a": "X", "b": "Y", "c": "X"})
+    table.sort_values(["object_id", "band", "mjd"]).to_csv(source, index=False)
+    out = tmp_path / "emb.parquet"
+    # Without --band, the rows of one object in two bands are not merged into one curve.
+    assert main(["embed", str(source), "-o", str(out), "--weights", str(tiny_folder),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "in 2 bands ['g', 'r']" in err and "--band g" in err and not out.exists()
+    # One band: as before.
+    assert main(["embed", str(source), "-o", str(out), "--weights", str(tiny_folder),
+                 "--band", "r", "--no-progress"]) == 0
+    assert pd.read_parquet(out)["object_id"].tolist() == ["a", "c"]
+    # Two bands: one row per object, each band's embedding and its presence.
+    assert main(["embed", str(source), "-o", str(out), "--weights", str(tiny_folder),
+                 "--band", "r,g", "--no-progress"]) == 0
+    result = pd.read_parquet(out)
+    d = EMBED["d_model"]
+    assert result["object_id"].tolist() == ["a", "c", "b"]  # band r's objects first
+    assert result["label"].tolist() == ["X", "X", "Y"]
+    assert list(result.columns[2 : 2 + d]) == [f"emb_r_{j}" for j in range(d)]
+    assert result["present_r"].tolist() == [1, 1, 0] and result["present_g"].tolist() == [1, 1, 1]
+    expected = MultiBandEmbedder(AstromerEmbedder(weights=str(tiny_folder), max_epochs=0,
+                                                  random_state=0), bands=["r", "g"])
+    values = expected.fit(long_table()).transform(long_table())
+    got = result.filter(regex="^emb_").to_numpy()
+    np.testing.assert_allclose(got, values[[0, 2, 1], : 2 * d], rtol=1e-5, atol=1e-6)

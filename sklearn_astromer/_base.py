@@ -136,8 +136,11 @@ class AstromerBase(BaseEstimator):
             with seeds.torch("initialisation"):
                 return Astromer(config), {}
         config, state_dict, extra = load_start(self.weights)
-        # Dropout changes training only; everything else is fixed by the weights.
+        # Dropout and whether hidden magnitudes are withheld change training only
+        # (the released Astromer 2 keeps them; hide_magnitudes=True withholds them);
+        # everything else is fixed by the weights.
         dropout = overrides.pop("dropout", None)
+        training_only = {k: overrides.pop(k) for k in ("hide_magnitudes",) if k in overrides}
         clash = {k: v for k, v in overrides.items() if v != getattr(config, k)}
         if clash:
             raise ValueError(
@@ -146,6 +149,8 @@ class AstromerBase(BaseEstimator):
             )
         if dropout is not None:
             config = dataclasses.replace(config, dropout=dropout)
+        if training_only:
+            config = dataclasses.replace(config, **training_only)
         module = Astromer(config)
         module.load_state_dict(state_dict)
         return module, extra

@@ -492,6 +492,21 @@ def test_hidden_magnitudes_reach_the_release_but_not_the_preset(release):
         dataclasses.replace(config, mask_token=True)
 
 
+def test_estimators_can_withhold_hidden_magnitudes_from_the_release(ref):
+    off = ref["lc_offsets"]
+    X = [np.c_[ref["lc_mjd"][a:b], ref["lc_mag"][a:b], ref["lc_mag_err"][a:b]]
+         for a, b in zip(off[:3], off[1:4])]
+    released = AstromerEmbedder(weights=ARCHIVE, max_epochs=0).fit(X)
+    assert not released.config_.hide_magnitudes
+    hiding = AstromerEmbedder(weights=ARCHIVE, max_epochs=0,
+                              architecture={"hide_magnitudes": True}).fit(X)
+    assert hiding.config_ == dataclasses.replace(released.config_, hide_magnitudes=True)
+    # Training only: with nothing hidden the embeddings are the same.
+    np.testing.assert_array_equal(hiding.transform(X), released.transform(X))
+    with pytest.raises(ValueError, match="fixed architecture"):
+        AstromerEmbedder(weights=ARCHIVE, max_epochs=0, architecture={"residual": False}).fit(X)
+
+
 def test_classifier_weights_all_seven_layers(ref):
     off = ref["lc_offsets"]
     # The twelve shortest curves: one window each, the least padding to compute.

@@ -483,7 +483,11 @@ class TrainingNet(NeuralNet):
         if self.world is not None and not isinstance(self.module_, DistributedDataParallel):
             device = torch.device(self.device)
             ids = [torch.cuda.current_device()] if device.type == "cuda" else None
-            self.module_ = DistributedDataParallel(self.module_.to(device), device_ids=ids)
+            # Unused parameters exist: the encoder's reconstruction layer takes no
+            # part in end-to-end classification.
+            self.module_ = DistributedDataParallel(
+                self.module_.to(device), device_ids=ids, find_unused_parameters=True
+            )
         return self
 
     def infer(self, x, **fit_params):

@@ -78,6 +78,8 @@ class AstromerBase(BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint_dir": [str, Path, None],
+        "autocast": [StrOptions({"bfloat16"}), None],
     }
 
     # -- configuration -------------------------------------------------------
@@ -174,6 +176,11 @@ class AstromerBase(BaseEstimator):
             patience=self.patience,
             device=self.device_,
             verbose=self.verbose,
+            checkpoint=(
+                None if self.checkpoint_dir is None
+                else str(Path(self.checkpoint_dir) / f"{stage}.pt")
+            ),
+            autocast=None if self.autocast is None else getattr(torch, self.autocast),
         )
 
     def _encode_labels(self, y, lc):

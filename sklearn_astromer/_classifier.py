@@ -57,6 +57,9 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
     patience : int, default=5
     inference_batch_size, columns, device, random_state, verbose
         As in :class:`AstromerEmbedder`.
+    checkpoint_dir, autocast
+        As in :class:`AstromerEmbedder`; the stages' checkpoints are
+        ``self-supervised.pt`` and ``head.pt`` or ``end-to-end.pt``.
 
     Attributes
     ----------
@@ -128,6 +131,8 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         device="auto",
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        autocast=None,
     ):
         self.weights = weights
         self.preset = preset
@@ -156,6 +161,8 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.autocast = autocast
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

@@ -101,6 +101,17 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         int, ``fit`` is deterministic on CPU.
     verbose : int, default=0
         Print per-epoch losses and show a progress bar.
+    checkpoint_dir : str, path-like or None, default=None
+        Folder where each training stage writes a checkpoint every epoch
+        (``self-supervised.pt``, ``head.pt``): weights, optimiser, random and
+        early-stopping state. A ``fit`` with the same data and parameters
+        resumes an interrupted stage after its last complete epoch and ends
+        with the weights of an uninterrupted run; a completed stage is not
+        trained again. A checkpoint of another training is refused. None
+        writes none.
+    autocast : {"bfloat16"} or None, default=None
+        Train under ``torch.autocast`` in bfloat16 (for GPUs that support it;
+        weights and losses stay float32). None trains in float32.
 
     Attributes
     ----------
@@ -165,6 +176,8 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         device="auto",
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        autocast=None,
     ):
         self.weights = weights
         self.preset = preset
@@ -191,6 +204,8 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.autocast = autocast
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -213,6 +213,19 @@ def _parser():
         "(id, position, reason) in OUTPUT.skipped.csv (default: raise)",
     )
     embed.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    cluster = embed.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--dask", metavar="SCHEDULER", default=None,
+        help="embed on the Dask cluster of this scheduler (e.g. tcp://host:8786): INPUT is "
+        "a parquet file, a folder of them or a glob, split into partitions embedded by the "
+        "workers (objects split across partitions are regrouped); the output has "
+        "object_id and the embedding columns. Needs sklearn-astromer[dask]",
+    )
+    cluster.add_argument(
+        "--n-workers", type=_positive_int, default=None,
+        help="as --dask, on a local cluster of this many worker processes (each with "
+        "--threads torch threads, default 1)",
+    )
 
     tune = commands.add_parser(
         "finetune",
@@ -309,6 +322,8 @@ def _embed(args):
 
     if args.weights.lower() == "none":
         raise InputError("embed needs trained weights: macho, atlas or a saved model folder")
+    if args.dask is not None or args.n_workers is not None:
+        return _embed_dask(args)
     if args.band is not None and "," in args.band:
         return _embed_multiband(args, [b.strip() for b in args.band.split(",") if b.strip()])
     source = _input_file(args)
@@ -376,6 +391,33 @@ def _embed(args):
     if skipped is not None:
         summary += f"; skipped {len(skipped)} invalid light curves -> {skipped_file}"
     print(summary)
+    return 0
+
+
+def _embed_dask(args):
+    """``embed --dask SCHEDULER`` / ``--n-workers N``: see :func:`~sklearn_astromer.distributed.embed_file`."""
+    from ._embedder import AstromerEmbedder
+    from .distributed import embed_file
+
+    if args.on_error != "raise" or args.band is not None or args.format == "csv":
+        raise InputError("--dask and --n-workers read parquet input without --band and "
+                         "--on-error skip")
+    start = time.perf_counter()
+    # The model, fitted (loaded, max_epochs=0) on the first batch as without Dask.
+    first, _, _ = next(iter(_input_file(args).batches(
+        args.batch_size, drop_placeholders=not args.keep_negative_times)))
+    embedder = AstromerEmbedder(
+        weights=args.weights, pooling=args.pooling, max_epochs=0,
+        inference_batch_size=args.inference_batch_size, device=args.device,
+        random_state=0,
+    ).fit(first)
+    n, workers = embed_file(
+        embedder, args.input, args.output, scheduler=args.dask, n_workers=args.n_workers,
+        threads=args.threads or 1, columns=args.columns,
+        drop_placeholders=not args.keep_negative_times, progress=not args.no_progress,
+    )
+    print(f"embedded {n} light curves with {args.weights} ({args.pooling} pooling) on "
+          f"{workers} Dask workers in {time.perf_counter() - start:.1f} s -> {args.output}")
     return 0
 
 

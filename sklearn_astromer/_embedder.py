@@ -91,6 +91,12 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         layer weights when ``y`` is given.
     inference_batch_size : int, default=256
         Windows per forward pass in ``transform``.
+    backend : {"torch", "onnxruntime"}, default="torch"
+        What runs the encoder when embedding: PyTorch on ``device``, or
+        onnxruntime on CPU (the ``onnx`` extra), on the encoder exported once
+        per fit as :meth:`to_onnx` writes it. Both give the same embeddings to
+        float32 rounding (cosine > 0.9999); which is faster depends on the
+        machine (``benchmarks/throughput.py`` measures both).
     columns : dict, default=None
         Column names of DataFrame input, overriding
         ``{"id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err"}``.
@@ -146,6 +152,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         **AstromerBase._parameter_constraints,
         "pooling": [StrOptions(set(POOLINGS))],
         "head_epochs": [Interval(Integral, 1, None, closed="left")],
+        "backend": [StrOptions({"torch", "onnxruntime"})],
     }
 
     def __init__(
@@ -172,6 +179,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         patience=5,
         head_epochs=100,
         inference_batch_size=256,
+        backend="torch",
         columns=None,
         device="auto",
         random_state=None,
@@ -200,6 +208,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         self.patience = patience
         self.head_epochs = head_epochs
         self.inference_batch_size = inference_batch_size
+        self.backend = backend
         self.columns = columns
         self.device = device
         self.random_state = random_state
@@ -400,6 +409,56 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         if self.layer_weighting_ is not None:
             extra["layer_weighting"] = self.layer_weighting_.to_dict()
         return save_model(path, self.config_, self.module_.state_dict(), extra)
+
+    def to_onnx(self, path, *, layer_means=None, opset=None):
+        """Export the fitted encoder to an ONNX file that ``light_curve.embed`` runs.
+
+        The file follows ``light_curve.embed``'s Astromer convention: inputs
+        ``input``, ``times`` and ``mask_in`` of shape (B, window_length, 1),
+        float32, with per-window mean-centred magnitudes and times and 1 at
+        real observations; outputs ``mean``, ``max`` (B, d_model) and
+        ``sequence`` (B, window_length, d_model). So
+        ``light_curve.embed.Astromer1(onnxruntime.InferenceSession(path))``
+        embeds with it. A model card (architecture, weights, preprocessing,
+        opset, pooling and layer weighting) is stored in the file's metadata
+        and written to ``<path>.json``. Needs the ``onnx`` extra.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.onnx`` file to write.
+        layer_means : bool, default=None
+            Add the ``layer_means`` output (B, n_layers + 1, d_model), the
+            per-layer means the ``"layers"`` and ``"weighted"`` poolings
+            combine; None adds it for those poolings only.
+        opset : int, default=None
+            ONNX opset; None for 18.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from ._onnx import DEFAULT_OPSET, estimator_to_onnx
+
+        return estimator_to_onnx(
+            self, path, layer_means=layer_means, opset=opset or DEFAULT_OPSET
+        )
+
+    def _encode(self, lc, statistics=("layer_means",)):
+        if self.backend == "onnxruntime":
+            from ._inference import CPU_CHUNK
+            from ._onnx import estimator_encoder
+
+            return estimator_encoder(self).encode(
+                lc, statistics, batch_size=min(self.inference_batch_size, CPU_CHUNK)
+            )
+        return super()._encode(lc, statistics)
+
+    def __getstate__(self):
+        # The onnxruntime session cannot be pickled; it is remade on use.
+        state = dict(super().__getstate__())
+        state.pop("_onnx_encoder", None)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -21,7 +21,9 @@ it. Shapes in comments: B windows, L positions, D model width, M layers.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,8 @@ __all__ = [
     "read_model_card",
     "inference_session",
     "OnnxEncoder",
+    "estimator_to_onnx",
+    "estimator_encoder",
 ]
 
 INPUTS = ("input", "times", "mask_in")
@@ -101,7 +105,7 @@ class _Exported(nn.Module):
 
 
 def model_card(config, *, weights=None, layer_means=False, opset=DEFAULT_OPSET,
-               layer_weighting=None):
+               layer_weighting=None, pooling=None):
     """Describe an exported encoder: architecture, weights, preprocessing, opset.
 
     Parameters
@@ -116,6 +120,8 @@ def model_card(config, *, weights=None, layer_means=False, opset=DEFAULT_OPSET,
     layer_weighting : LayerWeighting or None, default=None
         The ``"weighted"`` pooling's weights and standardisation, recorded so
         that a deployment can combine ``layer_means`` as the package does.
+    pooling : str or None, default=None
+        The estimator's pooling (informative).
 
     Returns
     -------
@@ -165,15 +171,24 @@ def model_card(config, *, weights=None, layer_means=False, opset=DEFAULT_OPSET,
             )
             + f" sklearn-astromer covers a curve of n observations with max(1, ceil(n / {L})) "
             "windows (the last one ending at the last observation) and averages their outputs."
+            + (
+                f" This model reads curves folded at their best period over "
+                f"{config.fold_cycles} cycles (sklearn_astromer.periods.fold_light_curves), "
+                "times in days from the start of the fold: fold them before windowing."
+                if getattr(config, "fold_cycles", 0)
+                else ""
+            )
         ),
     }
+    if pooling is not None:
+        card["pooling"] = pooling
     if layer_weighting is not None:
         card["layer_weighting"] = layer_weighting.to_dict()
     return card
 
 
 def export_onnx(module, path, *, layer_means=False, opset=DEFAULT_OPSET, weights=None,
-                layer_weighting=None, card_file=True):
+                layer_weighting=None, pooling=None, card_file=True):
     """Export an encoder to one ONNX file in ``light_curve.embed``'s Astromer convention.
 
     Parameters
@@ -191,6 +206,8 @@ def export_onnx(module, path, *, layer_means=False, opset=DEFAULT_OPSET, weights
         Recorded in the model card.
     layer_weighting : LayerWeighting or None, default=None
         Recorded in the model card.
+    pooling : str or None, default=None
+        Recorded in the model card.
     card_file : bool, default=True
         Also write the model card as JSON to ``<path>.json``.
 
@@ -202,6 +219,10 @@ def export_onnx(module, path, *, layer_means=False, opset=DEFAULT_OPSET, weights
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     config = module.config
+    if any(p.device.type != "cpu" for p in module.parameters()):
+        # The file holds the weights; tracing on CPU keeps the graph free of
+        # device transfers.
+        module = copy.deepcopy(module).cpu()
     wrapper = _Exported(module, layer_means).eval()
     L = config.window_length
     # An example batch of 2 windows, one full and one with padding; batch
@@ -213,6 +234,10 @@ def export_onnx(module, path, *, layer_means=False, opset=DEFAULT_OPSET, weights
     batch = torch.export.Dim("batch", min=1)
     was_training = module.training
     module.eval()
+    # The exporter logs that optional torchvision operators are unavailable.
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             # The exporter's progress messages and deprecation notices of
@@ -231,10 +256,11 @@ def export_onnx(module, path, *, layer_means=False, opset=DEFAULT_OPSET, weights
             )
     finally:
         module.train(was_training)
+        logger.setLevel(level)
     proto = program.model_proto
     card = model_card(
         config, weights=weights, layer_means=layer_means, opset=opset,
-        layer_weighting=layer_weighting,
+        layer_weighting=layer_weighting, pooling=pooling,
     )
     proto.doc_string = "Astromer light-curve encoder exported by sklearn-astromer"
     del proto.metadata_props[:]
@@ -310,7 +336,6 @@ class OnnxEncoder:
     """
 
     def __init__(self, module, threads=None):
-        import io
         import tempfile
 
         self.config = module.config
@@ -318,8 +343,33 @@ class OnnxEncoder:
         with tempfile.TemporaryDirectory() as tmp:
             path = export_onnx(module, Path(tmp) / "encoder.onnx", layer_means=True,
                                card_file=False)
-            data = io.BytesIO(path.read_bytes()).getvalue()
-        self.session = inference_session(data, threads=1)
+            self.session = inference_session(path.read_bytes(), threads=1)
+
+    @classmethod
+    def from_file(cls, path, threads=None):
+        """Run an exported file (with its model card) with the package's windowing.
+
+        What checks a deployed file against the package: its per-object
+        statistics should match the estimator's ``transform``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :func:`export_onnx`.
+        threads : int, default=None
+            As in the constructor.
+
+        Returns
+        -------
+        encoder : OnnxEncoder
+        """
+        from ._model import AstromerConfig
+
+        self = cls.__new__(cls)
+        self.session = inference_session(path, threads=1)
+        self.config = AstromerConfig.from_dict(read_model_card(self.session)["architecture"])
+        self.threads = threads
+        return self
 
     def encode(self, light_curves, statistics=("layer_means",), *, batch_size=16):
         """Per-object statistics, averaged over each curve's covering windows.
@@ -340,6 +390,13 @@ class OnnxEncoder:
 
         length = self.config.window_length
         statistics = list(dict.fromkeys(statistics))
+        available = {o.name for o in self.session.get_outputs()}
+        missing = [name for name in statistics if name not in available]
+        if missing:
+            raise ValueError(
+                f"the ONNX file has no output {missing} (it has {sorted(available)}); "
+                "export it with layer_means=True for the 'layers' and 'weighted' poolings"
+            )
         objects, starts = covering_windows(light_curves.lengths, length)
         n_obs = np.minimum(light_curves.lengths[objects] - starts, length)
         n_objects = len(light_curves)
@@ -369,3 +426,34 @@ class OnnxEncoder:
             name: (total / counts.reshape(-1, *([1] * (total.ndim - 1)))).astype(np.float32)
             for name, total in sums.items()
         }
+
+
+def estimator_to_onnx(estimator, path, *, layer_means=None, opset=DEFAULT_OPSET):
+    """Export a fitted estimator's encoder (see :meth:`AstromerEmbedder.to_onnx`)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._pooling import POOLINGS
+
+    check_is_fitted(estimator, "module_")
+    pooling = getattr(estimator, "pooling", None)
+    if layer_means is None:
+        layer_means = pooling is not None and POOLINGS[pooling].statistic == "layer_means"
+    weights = estimator.weights
+    return export_onnx(
+        estimator.module_, path, layer_means=bool(layer_means), opset=opset,
+        weights=str(weights) if isinstance(weights, (str, os.PathLike)) else None,
+        layer_weighting=getattr(estimator, "layer_weighting_", None), pooling=pooling,
+    )
+
+
+def estimator_encoder(estimator):
+    """The :class:`OnnxEncoder` of an estimator's fitted encoder, exported once.
+
+    Kept on the estimator (not pickled) while ``module_`` is the same object;
+    a new fit makes a new module and so a new export.
+    """
+    cached = estimator.__dict__.get("_onnx_encoder")
+    if cached is None or cached[0] is not estimator.module_:
+        cached = (estimator.module_, OnnxEncoder(estimator.module_))
+        estimator._onnx_encoder = cached
+    return cached[1]

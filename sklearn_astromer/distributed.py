@@ -35,7 +35,7 @@ import pandas as pd
 
 from ._lightcurves import DEFAULT_COLUMNS, as_light_curves
 
-__all__ = ["embed_dask", "read_light_curve_table"]
+__all__ = ["embed_dask", "embed_file", "read_light_curve_table"]
 
 #: Extra columns of a partition's result: where each object's first row is.
 _ORDER = ("_partition", "_row")
@@ -92,7 +92,7 @@ def read_light_curve_table(paths, *, columns=None, **kwargs):
     return dd.read_parquet(paths, columns=wanted, **kwargs)
 
 
-def _embed_partition(frame, embedder, names, partition_info=None):
+def _embed_partition(frame, embedder, names, drop_placeholders=False, partition_info=None):
     """Embed the objects of one partition, one row each, with where its first row was.
 
     Returns
@@ -107,6 +107,10 @@ def _embed_partition(frame, embedder, names, partition_info=None):
     if not len(frame):
         return _empty_result(features)
     lc = as_light_curves(frame, columns=names)
+    if drop_placeholders:
+        from .datasets import drop_placeholder_times
+
+        lc = drop_placeholder_times(lc)
     # Objects come in order of first appearance (long) or of rows (nested).
     _, first_row = np.unique(pd.factorize(frame[names["id"]], sort=False)[0],
                              return_index=True)
@@ -126,7 +130,8 @@ def _empty_result(features):
     return out
 
 
-def embed_dask(embedder, data, *, client=None, columns=None, progress=False):
+def embed_dask(embedder, data, *, client=None, columns=None, drop_placeholders=False,
+               progress=False):
     """Embed a partitioned light-curve table on a Dask cluster.
 
     Parameters
@@ -146,6 +151,10 @@ def embed_dask(embedder, data, *, client=None, columns=None, progress=False):
     columns : dict, default=None
         Column names overriding ``{"id": "object_id", "time": "mjd", "mag":
         "mag", "err": "mag_err"}``; None uses the embedder's ``columns``.
+    drop_placeholders : bool, default=False
+        Drop observations at placeholder times (before MJD 0) as
+        :func:`~sklearn_astromer.datasets.drop_placeholder_times` does (a light
+        curve of placeholders only raises); the command line does by default.
     progress : bool or callable, default=False
         True shows a tqdm bar of partitions done; a callable is called with the
         number of partitions (once, first) and then once per partition done,
@@ -194,7 +203,8 @@ def embed_dask(embedder, data, *, client=None, columns=None, progress=False):
     # Send the model once; every partition's task gets its worker's copy.
     model = client.scatter(embedder, broadcast=True, hash=False)
     meta = _empty_result([f"emb_{j}" for j in range(embedder._n_features_out)])
-    out = _compute(client, data.map_partitions(_embed_partition, model, names, meta=meta),
+    out = _compute(client, data.map_partitions(_embed_partition, model, names, drop_placeholders,
+                                                     meta=meta),
                    progress, "embedding")
     split = out.index[out.index.duplicated()].unique()
     if len(split):
@@ -210,7 +220,7 @@ def embed_dask(embedder, data, *, client=None, columns=None, progress=False):
             on=names["id"], npartitions=len(split) // 1000 + 1
         )
         whole = _compute(client, rows.map_partitions(_embed_partition, model, names,
-                                                     meta=meta), progress, "regrouping")
+                                                     drop_placeholders, meta=meta), progress, "regrouping")
         whole[list(_ORDER)] = place.loc[whole.index].to_numpy()
         out = pd.concat([out.drop(split), whole])
     out = out.sort_values(list(_ORDER), kind="stable")
@@ -246,3 +256,66 @@ def _progress(progress, total, what):
         progress(total)
         return progress
     return lambda n: None
+
+
+def embed_file(embedder, source, output, *, scheduler=None, n_workers=None, threads=1,
+               columns=None, drop_placeholders=True, progress=True):
+    """Embed parquet files on a Dask cluster and write one parquet file (``embed --dask``).
+
+    Parameters
+    ----------
+    embedder : AstromerEmbedder
+        Fitted.
+    source : str or path-like
+        A parquet file, a folder of them or a glob pattern (long or nested schema).
+    output : path-like
+        Parquet file written with ``object_id`` and ``emb_0``, ``emb_1``, ...;
+        written beside and renamed at the end, so a failed run leaves none.
+    scheduler : str, default=None
+        Address of a running Dask scheduler (``tcp://host:8786``).
+    n_workers : int, default=None
+        Without ``scheduler``: start a ``LocalCluster`` of this many worker
+        processes on this machine, each running one task at a time with
+        ``threads`` torch threads.
+    threads : int, default=1
+    columns : dict, default=None
+    drop_placeholders : bool, default=True
+    progress : bool, default=True
+
+    Returns
+    -------
+    n_objects : int
+    n_workers : int
+        Workers of the cluster used.
+    """
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, distributed = _require_dask()
+    if scheduler is not None:
+        cluster, client = None, distributed.Client(scheduler)
+    else:
+        # One task at a time per worker process, with ``threads`` torch threads.
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, env={"OMP_NUM_THREADS": str(threads)},
+        )
+        client = distributed.Client(cluster)
+    try:
+        workers = len(client.scheduler_info()["workers"])
+        out = embed_dask(embedder, source, client=client, columns=columns,
+                         drop_placeholders=drop_placeholders, progress=progress)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    table = pa.table({"object_id": pa.array([str(i) for i in out.index], pa.string()),
+                      **{name: pa.array(out[name].to_numpy()) for name in out.columns}})
+    pq.write_table(table, partial)
+    partial.replace(output)
+    return len(out), workers

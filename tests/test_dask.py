@@ -79,3 +79,19 @@ def test_errors_name_the_problem(client, data):
     bad.loc[bad.object_id == "star05", "mag"] = np.nan
     with pytest.raises(ValueError, match="star05"):
         embed_dask(embedder, dd.from_pandas(bad, npartitions=2, sort=False), client=client)
+
+
+def test_command_line_on_the_cluster(client, data, tmp_path):
+    from sklearn_astromer.cli import main
+
+    X, y, ids, long, embedder = data
+    model = tmp_path / "model"
+    embedder.save(model)
+    long.to_parquet(tmp_path / "long.parquet")
+    out = tmp_path / "emb.parquet"
+    assert main(["embed", str(tmp_path / "long.parquet"), "-o", str(out), "--weights",
+                 str(model), "--dask", client.scheduler.address, "--no-progress"]) == 0
+    written = pd.read_parquet(out)
+    assert written["object_id"].tolist() == list(ids)
+    np.testing.assert_allclose(written.filter(like="emb_").to_numpy(),
+                               embedder.transform(long), rtol=1e-5, atol=1e-6)

@@ -26,6 +26,10 @@ read: *nested* (one row per object, list columns) and *long* (one row per
 observation, with an id column).
 
 Needs ``dask[distributed]`` (``pip install "sklearn-astromer[dask]"``).
+
+Training on several processes is PyTorch's: run the script under ``torchrun``
+(see :mod:`sklearn_astromer._ddp` and the "Scaling out" guide);
+:func:`is_main_process` tells the process that should save or print.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._ddp import is_main_process
 from ._lightcurves import DEFAULT_COLUMNS, as_light_curves
 
-__all__ = ["embed_dask", "embed_file", "read_light_curve_table"]
+__all__ = ["embed_dask", "embed_file", "read_light_curve_table", "is_main_process"]
 
 #: Extra columns of a partition's result: where each object's first row is.
 _ORDER = ("_partition", "_row")

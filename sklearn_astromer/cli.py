@@ -289,6 +289,12 @@ def _parser():
         "residual=true (VALUE is read as JSON, else as a string); repeatable",
     )
     tune.add_argument("--quiet", action="store_true", help="print only the summary")
+    tune.add_argument(
+        "--checkpoint-dir", type=Path, default=None,
+        help="write a checkpoint there after every epoch; run the same command again to "
+        "resume an interrupted training after its last complete epoch (default: none). "
+        "Under torchrun the training runs on every process and rank 0 saves",
+    )
     return parser
 
 
@@ -528,10 +534,15 @@ def _finetune(args):
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
+        checkpoint_dir=args.checkpoint_dir,
     )
     start = time.perf_counter()
     embedder.fit(lc)
     elapsed = time.perf_counter() - start
+    from ._ddp import is_main_process
+
+    if not is_main_process():
+        return 0  # under torchrun: rank 0 saves and reports
     path = embedder.save(args.output)
     history = embedder.history_
     last = f", last train loss {history[-1]['train_loss']:.4f}" if history else ""

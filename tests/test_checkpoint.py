@@ -93,3 +93,17 @@ def test_interruption_without_checkpoints_says_how_to_resume(data, monkeypatch):
     interrupt_at_epoch(monkeypatch, 2)
     with pytest.raises(TrainingInterrupted, match="set checkpoint_dir"):
         AstromerEmbedder(**{**PARAMS, "pooling": "mean"}).fit(X)
+
+
+def test_finetune_command_writes_checkpoints(data, tmp_path):
+    from sklearn_astromer.cli import main
+    from sklearn_astromer.datasets import write_light_curves
+
+    X, y = data
+    write_light_curves(tmp_path / "lc.parquet", X, y)
+    args = ["finetune", str(tmp_path / "lc.parquet"), "-o", str(tmp_path / "model"),
+            "--weights", "none", "--n-layers", "1", "--d-model", "16", "--d-ff", "16",
+            "--epochs", "2", "--quiet", "--checkpoint-dir", str(tmp_path / "ckpt")]
+    assert main(args) == 0
+    assert (tmp_path / "ckpt" / "self-supervised.pt").is_file()
+    assert main(args) == 0  # complete: loads the checkpoint's weights, trains nothing

@@ -38,7 +38,12 @@ from ._classifier import AstromerClassifier
 from ._embedder import AstromerEmbedder
 from ._lightcurves import LightCurves, _as_arrays, _offsets_from_lengths, _validated
 
-__all__ = ["AstromerTransformer", "AstromerTimeSeriesClassifier", "panel_to_light_curves"]
+__all__ = [
+    "AstromerTransformer",
+    "AstromerTimeSeriesClassifier",
+    "panel_to_light_curves",
+    "panel_to_multiband_light_curves",
+]
 
 # Modified Julian Date zero point: datetime indices become MJD, the unit of survey data.
 _MJD_EPOCH = pd.Timestamp("1858-11-17")
@@ -47,6 +52,7 @@ _ONE_DAY = pd.Timedelta(days=1)
 # Parameters of the wrapped estimators that the adapters do not expose: the layout of
 # sktime panels is given by the *_column parameters instead of a DataFrame name map.
 _NOT_DELEGATED = {"columns"}
+
 
 _PANEL_MTYPES = ["pd-multiindex", "nested_univ", "df-list"]
 
@@ -69,7 +75,8 @@ _C = _defaults(AstromerClassifier)
 
 
 def panel_to_light_curves(
-    X, *, time_column=None, mag_column=None, err_column=None, as_light_curves=False
+    X, *, time_column=None, mag_column=None, err_column=None, as_light_curves=False,
+    band_column=None, band=None,
 ):
     """Convert an sktime panel to light curves.
 
@@ -93,6 +100,14 @@ def panel_to_light_curves(
     as_light_curves : bool, default=False
         Return one validated :class:`~sklearn_astromer.LightCurves` (objects sorted by
         time, ``ids`` the instance labels) instead of a list of arrays and the ids.
+    band_column : str, default=None
+        Column holding each observation's passband (e.g. ZTF's numeric ``fid``); None
+        uses a column named ``"band"`` if there is one. Bands are never merged: a panel
+        whose instances hold observations in several bands raises a ValueError unless
+        ``band`` selects one.
+    band : str or number, default=None
+        Keep only the observations of this band (an instance without any then raises);
+        for several bands, see :func:`panel_to_multiband_light_curves`.
 
     Returns
     -------
@@ -125,19 +140,133 @@ def panel_to_light_curves(
     >>> lc.lengths.tolist(), lc.ids.tolist()
     ([2, 1], ['a', 'b'])
     """
-    names = {"time": time_column, "mag": mag_column, "err": err_column}
-    if isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
-        lc = _from_multiindex(X, names)
-    elif isinstance(X, (list, pd.DataFrame)):
-        lc = _from_frames(X, names)
-    else:
-        raise TypeError(
-            "expected an sktime panel (pd-multiindex or nested_univ DataFrame, or a list "
-            f"of DataFrames), got {type(X).__name__}"
+    lc, bands = _read_panel(X, time_column, mag_column, err_column, band_column)
+    if bands is not None:
+        name = band_column or "band"
+        if band is not None:
+            lc = _select_band(lc, bands, band, name)
+        else:
+            _refuse_several_bands(lc, bands, name)
+    elif band is not None:
+        raise ValueError(
+            f"band={band!r} selects a band, but the panel has no band column "
+            f"({'band_column=' + repr(band_column) if band_column else 'none named band'})"
         )
     if as_light_curves:
         return _validated(lc)
     return _as_arrays(lc), lc.ids
+
+
+def panel_to_multiband_light_curves(
+    X, *, time_column=None, mag_column=None, err_column=None, band_column=None, bands=None
+):
+    """Convert a panel whose observations carry a band to multi-band light curves.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or list of pandas.DataFrame
+        A panel as for :func:`panel_to_light_curves`, with a band column; or a DataFrame
+        indexed by ``(instance, band, time)`` (a band level named like ``band_column``, as
+        sktime's hierarchical form writes a panel of several bands).
+    time_column, mag_column, err_column : str, default=None
+        As for :func:`panel_to_light_curves`.
+    band_column : str, default=None
+        Band column or index level; None means ``"band"``.
+    bands : sequence, default=None
+        Bands to keep, in this order; None keeps every band, sorted.
+
+    Returns
+    -------
+    MultiBandLightCurves
+        One object per instance, with the instance labels as ids; an instance may lack a
+        band.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_astromer.sktime import panel_to_multiband_light_curves
+    >>> index = pd.MultiIndex.from_tuples(
+    ...     [("a", "g", 0), ("a", "g", 2), ("a", "r", 1), ("b", "r", 0)],
+    ...     names=["object", "band", "time"])
+    >>> X = pd.DataFrame({"mag": [15.0, 15.2, 14.8, 12.0]}, index=index)
+    >>> mb = panel_to_multiband_light_curves(X)
+    >>> mb.ids.tolist(), mb.present.tolist()
+    (['a', 'b'], [[True, True], [False, True]])
+    """
+    from .multiband import MultiBandLightCurves
+
+    level = band_column or "band"
+    if isinstance(X, pd.DataFrame) and level in (X.index.names or []) and X.index.nlevels > 2:
+        X = X.reset_index(level=level)
+    lc, values = _read_panel(X, time_column, mag_column, err_column, band_column)
+    if values is None:
+        raise ValueError(
+            f"the panel has no band column or level {level!r}; name it with band_column="
+        )
+    kept = sorted(pd.unique(values), key=str) if bands is None else list(bands)
+    per_band = {}
+    for value in kept:
+        selected = _select_band(lc, values, value, level, allow_empty=True)
+        if len(selected):
+            per_band[str(value)] = selected
+    unknown = [value for value in kept if str(value) not in per_band]
+    if unknown:
+        raise ValueError(f"band(s) {unknown} have no observations in the panel")
+    mb = MultiBandLightCurves.from_bands(per_band)
+    # Instances in panel order, whatever band they first appear in.
+    order = pd.Index(mb.ids).get_indexer(pd.Index(lc.ids)[np.isin(lc.ids, mb.ids)])
+    return mb.subset(order)
+
+
+def _read_panel(X, time_column, mag_column, err_column, band_column):
+    """Unvalidated LightCurves of a panel and each observation's band (None if none)."""
+    names = {"time": time_column, "mag": mag_column, "err": err_column, "band": band_column}
+    if isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+        return _from_multiindex(X, names)
+    if isinstance(X, (list, pd.DataFrame)):
+        return _from_frames(X, names)
+    raise TypeError(
+        "expected an sktime panel (pd-multiindex or nested_univ DataFrame, or a list "
+        f"of DataFrames), got {type(X).__name__}"
+    )
+
+
+def _object_bands(lc, bands):
+    """Per object, its distinct band values."""
+    return [pd.unique(bands[lc.offsets[k] : lc.offsets[k + 1]]) for k in range(len(lc))]
+
+
+def _refuse_several_bands(lc, bands, name):
+    for k, values in enumerate(_object_bands(lc, bands)):
+        if len(values) > 1:
+            object_id = lc.ids[k] if lc.ids is not None else k
+            if isinstance(object_id, np.generic):
+                object_id = object_id.item()
+            shown = sorted(values.tolist(), key=str)
+            raise ValueError(
+                f"instance {object_id!r} has observations in {len(shown)} bands {shown} "
+                f"(column {name!r}); a single-band estimator does not merge bands. Select "
+                f"one with band={shown[0]!r}, or embed each band with band={shown!r} "
+                "(AstromerTransformer) or sklearn_astromer.multiband"
+            )
+
+
+def _select_band(lc, bands, value, name, allow_empty=False):
+    """The observations of band ``value`` (unvalidated LightCurves, same ids)."""
+    keep = np.asarray(bands == value) | np.asarray(
+        pd.Series(bands).astype(str) == str(value)
+    )
+    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept observations before row i
+    lengths = kept_before[lc.offsets[1:]] - kept_before[lc.offsets[:-1]]
+    selected = LightCurves(
+        time=lc.time[keep], mag=lc.mag[keep], err=None if lc.err is None else lc.err[keep],
+        offsets=_offsets_from_lengths(lengths), ids=lc.ids,
+    )
+    if allow_empty:
+        return selected.subset(np.flatnonzero(lengths > 0))
+    if not keep.any():
+        raise ValueError(f"band {value!r} has no observations in column {name!r}")
+    return selected
 
 
 def _from_frames(X, names):
@@ -146,20 +275,22 @@ def _from_frames(X, names):
         frames, ids = X, np.arange(len(X))
     else:
         frames, ids = (_nested_row(X, i) for i in range(len(X))), X.index.to_numpy()
-    columns = {"time": [], "mag": [], "err": []}
+    columns = {"time": [], "mag": [], "err": [], "band": []}
     for frame in frames:
         picked = _pick_columns(list(frame.columns), names)
         for key, values in _columns(frame, picked, frame.index).items():
             columns[key].append(values)
     lengths = [len(time) for time in columns["time"]]
     # Unvalidated: the list form of panel_to_light_curves is returned as read.
-    return LightCurves(
+    lc = LightCurves(
         time=_concatenate(columns["time"]),
         mag=_concatenate(columns["mag"]),
         err=_concatenate(columns["err"]) if names["err"] is not None else None,
         offsets=_offsets_from_lengths(lengths),
         ids=ids,
     )
+    bands = np.concatenate(columns["band"]) if columns["band"] else None
+    return lc, bands
 
 
 def _from_multiindex(X, names):
@@ -170,13 +301,14 @@ def _from_multiindex(X, names):
     # A stable sort keeps each instance's rows in their given (time) order even when
     # instances are interleaved.
     order = np.argsort(codes, kind="stable")
-    return LightCurves(
+    lc = LightCurves(
         time=columns["time"][order],
         mag=columns["mag"][order],
         err=columns["err"][order] if "err" in columns else None,
         offsets=_offsets_from_lengths(np.bincount(codes, minlength=len(ids))),
         ids=np.asarray(ids),
     )
+    return lc, columns["band"][order] if "band" in columns else None
 
 
 def _concatenate(parts):
@@ -189,15 +321,18 @@ def _nested_row(X, i):
 
 
 def _pick_columns(available, names):
-    for key in ("time", "mag", "err"):
-        if names[key] is not None and names[key] not in available:
+    for key in ("time", "mag", "err", "band"):
+        if names.get(key) is not None and names[key] not in available:
             raise ValueError(
                 f"{key}_column={names[key]!r} is not a column of X; its columns are "
                 f"{available}"
             )
+    band = names.get("band")
+    if band is None and "band" in available:
+        band = "band"  # never read a band column as magnitudes, nor ignore it
     mag = names["mag"]
     if mag is None:
-        taken = {names["time"], names["err"]} - {None}
+        taken = {names["time"], names["err"], band} - {None}
         rest = [column for column in available if column not in taken]
         if not rest:
             raise ValueError(
@@ -205,7 +340,7 @@ def _pick_columns(available, names):
                 "time_column and err_column"
             )
         mag = rest[0]
-    return {"time": names["time"], "mag": mag, "err": names["err"]}
+    return {"time": names["time"], "mag": mag, "err": names["err"], "band": band}
 
 
 def _times(frame, time_column, index):
@@ -237,6 +372,8 @@ def _columns(frame, picked, index):
     }
     if picked["err"] is not None:
         columns["err"] = frame[picked["err"]].to_numpy(dtype=np.float64)
+    if picked.get("band") is not None:
+        columns["band"] = frame[picked["band"]].to_numpy()
     return columns
 
 
@@ -259,18 +396,34 @@ class _Delegating:
 
     def _inner(self):
         params = self.get_params(deep=False)
-        names = set(_defaults(self._estimator_class)) - _NOT_DELEGATED
+        # A parameter the wrapped estimator has and the adapter does not expose (yet)
+        # keeps the estimator's default.
+        names = (set(_defaults(self._estimator_class)) - _NOT_DELEGATED) & set(params)
         return self._estimator_class(**{name: params[name] for name in names})
 
     def _light_curves(self, X):
-        """The panel as one validated LightCurves, which the wrapped estimator takes as is."""
+        """The panel as one validated LightCurves, which the wrapped estimator takes as is.
+
+        With several bands in ``band``, a MultiBandLightCurves for a multi-band estimator.
+        """
+        if _several(self.band):
+            return panel_to_multiband_light_curves(
+                X, time_column=self.time_column, mag_column=self.mag_column,
+                err_column=self.err_column, band_column=self.band_column, bands=self.band,
+            )
         return panel_to_light_curves(
             X,
             time_column=self.time_column,
             mag_column=self.mag_column,
             err_column=self.err_column,
             as_light_curves=True,
+            band_column=self.band_column,
+            band=self.band,
         )
+
+
+def _several(band):
+    return isinstance(band, (list, tuple))
 
 
 _COMMON_TAGS = {
@@ -306,6 +459,15 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         nor the error column.
     err_column : str, default=None
         Column with 1-sigma magnitude errors; None uses no errors.
+    band_column : str, default=None
+        Column of the panel holding each observation's passband (e.g. ZTF's numeric
+        ``fid``); None uses a column named ``"band"`` if there is one. An instance with
+        observations in several bands raises unless ``band`` chooses.
+    band : str, number or list, default=None
+        One band: only its observations are used. A list of bands: each band is embedded
+        and the embeddings are concatenated per instance in that order, with a mask column
+        per band (:class:`~sklearn_astromer.multiband.MultiBandEmbedder`); an instance may
+        lack a band. None: the panel must hold one band per instance.
     preset, n_layers, n_heads, d_model, d_ff, dropout, window_length, architecture
         Architecture, as in :class:`~sklearn_astromer.AstromerEmbedder`.
     pooling : {"mean", "max", "layers", "weighted"}
@@ -370,6 +532,8 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         time_column=None,
         mag_column=None,
         err_column=None,
+        band_column=None,
+        band=None,
         preset=_E["preset"],
         n_layers=_E["n_layers"],
         n_heads=_E["n_heads"],
@@ -398,6 +562,8 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         self.time_column = time_column
         self.mag_column = mag_column
         self.err_column = err_column
+        self.band_column = band_column
+        self.band = band
         self.preset = preset
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -436,7 +602,12 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         -------
         self : AstromerTransformer
         """
-        self.embedder_ = self._inner().fit(self._light_curves(X), y)
+        inner = self._inner()
+        if _several(self.band):
+            from .multiband import MultiBandEmbedder
+
+            inner = MultiBandEmbedder(inner, bands=[str(b) for b in self.band])
+        self.embedder_ = inner.fit(self._light_curves(X), y)
         return self
 
     def _transform(self, X, y=None):
@@ -454,6 +625,11 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         """
         lc = self._light_curves(X)
         values = self.embedder_.transform(lc)
+        if _several(self.band):
+            # Instances in panel order (each has at least one of the bands).
+            return pd.DataFrame(
+                values, index=pd.Index(lc.ids), columns=self.embedder_.get_feature_names_out()
+            )
         return pd.DataFrame(
             values,
             index=_instance_index(X, len(lc)),
@@ -495,6 +671,12 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
     time_column, mag_column, err_column : str, default=None
         Where times, magnitudes and errors come from, as in
         :class:`AstromerTransformer`.
+    band_column : str, default=None
+        Where the passband is, as in :class:`AstromerTransformer`.
+    band : str or number, default=None
+        Only this band's observations are used; None: the panel must hold one band per
+        instance. (For several bands, embed them with :class:`AstromerTransformer` and
+        ``band=[...]`` in a pipeline with a tabular classifier.)
     preset, n_layers, n_heads, d_model, d_ff, dropout, window_length, architecture
         Architecture, as in :class:`~sklearn_astromer.AstromerClassifier`.
     max_epochs, batch_size, lr, probed_fraction, same_fraction, random_fraction, loss
@@ -549,6 +731,8 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         time_column=None,
         mag_column=None,
         err_column=None,
+        band_column=None,
+        band=None,
         preset=_C["preset"],
         n_layers=_C["n_layers"],
         n_heads=_C["n_heads"],
@@ -579,6 +763,8 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         self.time_column = time_column
         self.mag_column = mag_column
         self.err_column = err_column
+        self.band_column = band_column
+        self.band = band
         self.preset = preset
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -618,6 +804,11 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         -------
         self : AstromerTimeSeriesClassifier
         """
+        if _several(self.band):
+            raise ValueError(
+                f"band={self.band!r}: the classifier takes one band; for several, use "
+                "AstromerTransformer(band=[...]) in a pipeline with a tabular classifier"
+            )
         self.classifier_ = self._inner().fit(self._light_curves(X), y)
         return self
 

@@ -347,3 +347,62 @@ def test_cli_refuses_merging_bands_and_embeds_them_side_by_side(tmp_path, tiny_f
     values = expected.fit(long_table()).transform(long_table())
     got = result.filter(regex="^emb_").to_numpy()
     np.testing.assert_allclose(got, values[[0, 2, 1], : 2 * d], rtol=1e-5, atol=1e-6)
+
+
+# --- sktime ------------------------------------------------------------------------------------
+
+
+def _panel(objects=OBJECTS, ids=IDS, band_values=None):
+    """pd-multiindex panel with mjd, mag, mag_err and a numeric band column ``fid``."""
+    codes = band_values or {"g": 1, "r": 2}
+    frames = {
+        object_id: pd.concat(
+            [pd.DataFrame({"mjd": c[:, 0], "mag": c[:, 1], "mag_err": c[:, 2], "fid": codes[b]})
+             for b, c in obj.items()], ignore_index=True,
+        )
+        for object_id, obj in zip(ids, objects)
+    }
+    return pd.concat(frames)
+
+
+def test_sktime_panels_with_a_band_column_or_level():
+    pytest.importorskip("sktime")
+    from sklearn_astromer.sktime import (
+        AstromerTimeSeriesClassifier,
+        AstromerTransformer,
+        panel_to_light_curves,
+        panel_to_multiband_light_curves,
+    )
+
+    panel = _panel()
+    columns = dict(time_column="mjd", mag_column="mag", err_column="mag_err")
+    with pytest.raises(ValueError, match=r"instance 'a' has observations in 2 bands \[1, 2\]"):
+        panel_to_light_curves(panel, band_column="fid", **columns)
+    # A column named "band" is found without band_column, and never read as magnitudes.
+    named = panel.rename(columns={"fid": "band"})
+    with pytest.raises(ValueError, match="band=1"):
+        panel_to_light_curves(named, time_column="mjd")
+    lc = panel_to_light_curves(panel, band_column="fid", band=1, as_light_curves=True, **columns)
+    np.testing.assert_array_equal(lc[1][1], OBJECTS[1]["g"][:, 1])
+    mb = panel_to_multiband_light_curves(panel, band_column="fid", **columns)
+    assert mb.bands == ("1", "2") and mb.ids.tolist() == IDS
+    assert mb.present.tolist() == [[True, True], [True, False], [True, True]]
+    # The (instance, band, time) hierarchical form.
+    level = long_table().set_index(["object_id", "band", "mjd"])
+    mb_level = panel_to_multiband_light_curves(level, mag_column="mag", err_column="mag_err")
+    assert mb_level.bands == ("g", "r") and mb_level.ids.tolist() == IDS
+    np.testing.assert_array_equal(mb_level[2]["r"][0], OBJECTS[2]["r"][:, 0])
+
+    tiny = {k: v for k, v in EMBED.items()}
+    transformer = AstromerTransformer(band=[1, 2], band_column="fid", **columns, **tiny)
+    out = transformer.fit_transform(panel)
+    assert out.index.tolist() == IDS and out.shape == (3, 2 * EMBED["d_model"] + 2)
+    assert out.iloc[:, -2:].to_numpy().tolist() == [[1, 1], [1, 0], [1, 1]]
+    expected = MultiBandEmbedder(AstromerEmbedder(**EMBED), bands=["g", "r"]).fit(OBJECTS)
+    np.testing.assert_allclose(out.to_numpy(), expected.transform(OBJECTS), rtol=1e-5)
+    with pytest.raises(ValueError, match="does not merge bands"):
+        AstromerTransformer(band_column="fid", **columns, **tiny).fit(panel)
+    with pytest.raises(ValueError, match="the classifier takes one band"):
+        AstromerTimeSeriesClassifier(band=[1, 2], band_column="fid", **columns, **tiny).fit(
+            panel, np.array(["x", "y", "x"])
+        )

@@ -193,7 +193,7 @@ def test_adapters_expose_the_wrapped_parameters():
         inner = inspect.signature(wrapped).parameters
         outer = inspect.signature(adapter).parameters
         assert set(outer) == set(inner) - {"columns"} | {"time_column", "mag_column",
-                                                          "err_column"}
+                                                          "err_column", "band_column", "band"}
         for name in set(inner) - {"columns"}:
             assert outer[name].default == inner[name].default, name
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = Path(__file__).resolve().parent / "images"
-SCRIPTS = ["plot_embeddings.py", "plot_reconstruction.py"]
+SCRIPTS = ["plot_embeddings.py", "plot_reconstruction.py", "plot_anomaly.py"]
 
 
 def run(script):

@@ -132,6 +132,12 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the self-supervised training; the scores themselves use no randomness.
     verbose : int, default=0
+        Print per-epoch losses and show a progress bar.
+    checkpoint_dir : str, path-like or None, default=None
+        Folder of per-epoch checkpoints of the self-supervised training, which an
+        interrupted ``fit`` resumes (see :class:`~sklearn_astromer.AstromerEmbedder`).
+    autocast : {"bfloat16"} or None, default=None
+        Train under ``torch.autocast`` in bfloat16 (GPUs); None trains in float32.
 
     Attributes
     ----------
@@ -207,6 +213,8 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
         device="auto",
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        autocast=None,
     ):
         self.weights = weights
         self.preset = preset
@@ -236,6 +244,8 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.autocast = autocast
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -265,7 +275,6 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
 
         errors = self._reconstruction_errors(lc)
         self.error_center_, self.error_scale_ = _robust_scale(errors)
-        raw = (errors - self.error_center_) / self.error_scale_
         self.neighbors_ = None
         if self.n_neighbors:
             embedding = self._embedding(lc, fit=True)
@@ -273,7 +282,7 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
             # Training objects are scored without themselves among their neighbours.
             distance = np.log(self.neighbors_.kneighbors()[0].mean(axis=1) + 1e-12)
             self.distance_center_, self.distance_scale_ = _robust_scale(distance)
-            raw = raw + (distance - self.distance_center_) / self.distance_scale_
+        raw = sum(self._parts(lc, errors, training=True).values())
         self.score_center_, self.score_scale_ = _robust_scale(raw)
         scores = -(raw - self.score_center_) / self.score_scale_
         if self.contamination == "auto":
@@ -281,6 +290,39 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
         else:
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
+
+    def _parts(self, lc, errors=None, training=False):
+        """Standardised parts of the anomaly score, higher = more anomalous.
+
+        Parameters
+        ----------
+        lc : LightCurves
+        errors : ndarray of shape (n_objects,), default=None
+            Reconstruction errors already computed (see :func:`reconstruction_errors`).
+        training : bool, default=False
+            ``lc`` is the training set: each object's neighbours exclude itself.
+
+        Returns
+        -------
+        parts : dict of str to ndarray of shape (n_objects,)
+            ``"reconstruction"``, and ``"neighbors"`` when ``n_neighbors`` > 0.
+        """
+        if errors is None:
+            errors = self._reconstruction_errors(lc)
+        parts = {"reconstruction": (errors - self.error_center_) / self.error_scale_}
+        if self.neighbors_ is not None:
+            if training:
+                distances = self.neighbors_.kneighbors()[0]
+            else:
+                distances = self.neighbors_.kneighbors(self._embedding(lc))[0]
+            distance = np.log(distances.mean(axis=1) + 1e-12)
+            parts["neighbors"] = (distance - self.distance_center_) / self.distance_scale_
+        return parts
+
+    def _combine(self, parts):
+        """score_samples from the parts: the standardised sum, negated."""
+        raw = sum(parts.values())
+        return -(raw - self.score_center_) / self.score_scale_
 
     def _reconstruction_errors(self, lc):
         predictions = reconstruct(
@@ -310,13 +352,7 @@ class AstromerOutlierDetector(OutlierMixin, AstromerBase):
         """
         check_is_fitted(self, "offset_")
         lc = self._check_light_curves(X, reset=False)
-        errors = self._reconstruction_errors(lc)
-        raw = (errors - self.error_center_) / self.error_scale_
-        if self.neighbors_ is not None:
-            distances = self.neighbors_.kneighbors(self._embedding(lc))[0]
-            distance = np.log(distances.mean(axis=1) + 1e-12)
-            raw = raw + (distance - self.distance_center_) / self.distance_scale_
-        return -(raw - self.score_center_) / self.score_scale_
+        return self._combine(self._parts(lc))
 
     def decision_function(self, X):
         """Score shifted by the threshold: negative for outliers.

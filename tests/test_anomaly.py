@@ -269,3 +269,22 @@ def test_reconstruction_errors_by_hand():
     np.testing.assert_allclose(raw, np.log([0.04, 0.03**2 / 2]))
     scaled = reconstruction_errors(pred, lc, normalize="errors", error_floor=0.01)
     np.testing.assert_allclose(scaled, np.log([0.04 / (0.01 + 1e-4), 9.0 / 2]))
+
+
+def test_plot_anomaly_example(tmp_path, released_weights, capsys):
+    """The gallery example runs (synthetic light curves, no fine-tuning, tiny sizes)."""
+    import importlib.util
+    from pathlib import Path
+
+    import matplotlib.image
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "plot_anomaly.py"
+    spec = importlib.util.spec_from_file_location("plot_anomaly", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = module.main(["--out", str(tmp_path), "--n-train", "3", "--n-test", "2",
+                        "--epochs", "0", "--data", str(tmp_path / "none.parquet")])
+    assert path == tmp_path / "anomaly.png"
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 600
+    assert "hidden-observation RMSE" in capsys.readouterr().out

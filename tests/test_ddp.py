@@ -11,8 +11,6 @@ import torch
 
 from sklearn_astromer._ddp import GlobalBatchSampler, rank_seed
 
-pytestmark = pytest.mark.distributed
-
 HERE = Path(__file__).parent
 
 
@@ -25,6 +23,7 @@ def test_global_batches_and_rank_seeds():
     assert len({rank_seed(123, r) for r in range(4)}) == 4
 
 
+@pytest.mark.distributed
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
 def test_two_processes_match_one(tmp_path):
     import ddp_fit

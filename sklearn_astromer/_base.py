@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
@@ -74,6 +74,7 @@ class AstromerBase(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "period_features": [HasMethods(["fit", "transform", "get_feature_names_out"]), None],
         "columns": [dict, None],
         "device": [str],
         "random_state": ["random_state"],
@@ -285,8 +286,10 @@ class AstromerBase(BaseEstimator):
             return lc
         from .periods import find_periods, fold_light_curves
 
+        features = None if self.period_features is None else clone(self.period_features)
         return fold_light_curves(
-            lc, find_periods(lc), config.fold_cycles, max_observations=config.window_length
+            lc, find_periods(lc, features=features), config.fold_cycles,
+            max_observations=config.window_length,
         )
 
     def _fit_encoder(self, lc, module, seeds):

@@ -55,7 +55,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         Share held out for early stopping, in both stages (stratified for
         the head).
     patience : int, default=5
-    inference_batch_size, columns, device, random_state, verbose
+    inference_batch_size, period_features, columns, device, random_state, verbose
         As in :class:`AstromerEmbedder`.
     checkpoint_dir, autocast
         As in :class:`AstromerEmbedder`; the stages' checkpoints are
@@ -127,6 +127,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         validation_fraction=0.0,
         patience=5,
         inference_batch_size=256,
+        period_features=None,
         columns=None,
         device="auto",
         random_state=None,
@@ -157,6 +158,7 @@ class AstromerClassifier(ClassifierMixin, AstromerBase):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.inference_batch_size = inference_batch_size
+        self.period_features = period_features
         self.columns = columns
         self.device = device
         self.random_state = random_state

@@ -97,6 +97,14 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         per fit as :meth:`to_onnx` writes it. Both give the same embeddings to
         float32 rounding (cosine > 0.9999); which is faster depends on the
         machine (``benchmarks/throughput.py`` measures both).
+    period_features : transformer, default=None
+        Used only with weights trained on folded light curves (their architecture's
+        ``fold_cycles`` is positive, e.g. ``weights="crts-asas-period"``): a transformer
+        whose output includes ``"fourier_period"``, fitted and applied to each input to find
+        the periods the curves are folded at. None uses
+        :class:`~sklearn_astromer.features.LightCurveFeatures` with its defaults (the
+        ``light-curve`` package); pass your own settings, or a cached extractor, to reuse
+        features you compute anyway.
     columns : dict, default=None
         Column names of DataFrame input, overriding
         ``{"id": "object_id", "time": "mjd", "mag": "mag", "err": "mag_err"}``.
@@ -180,6 +188,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         head_epochs=100,
         inference_batch_size=256,
         backend="torch",
+        period_features=None,
         columns=None,
         device="auto",
         random_state=None,
@@ -209,6 +218,7 @@ class AstromerEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Astrom
         self.head_epochs = head_epochs
         self.inference_batch_size = inference_batch_size
         self.backend = backend
+        self.period_features = period_features
         self.columns = columns
         self.device = device
         self.random_state = random_state

@@ -109,3 +109,38 @@ def test_contrastive_training_runs_and_changes_the_encoder():
     assert len(history) == 2
     assert all(np.isfinite([h["train_loss"], h["valid_loss"]]).all() for h in history)
     assert any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+class _FixedPeriod:
+    """A 'features' transformer that gives every curve the same fourier_period."""
+
+    def __init__(self, period=0.45):
+        self.period = period
+
+    def get_params(self, deep=True):
+        return {"period": self.period}
+
+    def set_params(self, **params):
+        self.period = params.get("period", self.period)
+        return self
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.full((len(as_light_curves(X)), 1), self.period)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["fourier_period"], dtype=object)
+
+
+def test_period_features_choose_the_folding_period():
+    curves = [_sinusoid(p, seed=k) for k, p in enumerate([0.3, 0.45, 0.8])]
+    arch = dict(TINY, time_encoding="log-period", fold_cycles=2)
+    emb = AstromerEmbedder(weights=None, preset="astromer2", architecture=arch, max_epochs=0,
+                           period_features=_FixedPeriod(0.45), random_state=0).fit(curves)
+    plain = AstromerEmbedder(weights=None, preset="astromer2",
+                             architecture=dict(arch, fold_cycles=0), max_epochs=0,
+                             random_state=0).fit(curves)
+    folded = fold_light_curves(curves, [0.45] * 3, 2, max_observations=32)
+    np.testing.assert_allclose(emb.transform(curves), plain.transform(folded), atol=1e-6)

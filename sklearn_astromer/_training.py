@@ -495,10 +495,7 @@ class TrainingNet(NeuralNet):
             return super().infer(x, **fit_params)
         with torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast):
             out = super().infer(x, **fit_params)
-        # Losses in float32.
-        if isinstance(out, dict):
-            return {k: v.float() for k, v in out.items()}
-        return out.float()
+        return _float32(out)  # losses in float32
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if self.world is None or not training:
@@ -568,6 +565,17 @@ class TrainingNet(NeuralNet):
             "one of these light curves (e.g. 1e30 written as a null marker: remove "
             f"those observations), or a learning rate too high (lr={self.lr})."
         )
+
+
+def _float32(value):
+    """Floating tensors of a (nested) output in float32."""
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, dict):
+        return {k: _float32(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_float32(v) for v in value)
+    return value
 
 
 class MaskedReconstructionNet(TrainingNet):

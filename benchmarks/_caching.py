@@ -86,6 +86,25 @@ def light_curve_keys(lc):
     return keys
 
 
+def _is_multiband(source):
+    """Whether ``source`` holds multi-band objects (dicts band -> light curve)."""
+    from sklearn_astromer.multiband import MultiBandLightCurves
+
+    return isinstance(source, MultiBandLightCurves) or isinstance(source[0], dict)
+
+
+def _multiband_objects(source):
+    """``{key: {band: (time, mag, err)}}`` of multi-band objects, keyed by their content."""
+    from sklearn_astromer.multiband import as_multiband_light_curves
+
+    mb = as_multiband_light_curves(source)
+    keys = [[] for _ in range(len(mb))]
+    for band in mb.bands:
+        for position, key in zip(mb.positions[band], light_curve_keys(mb.light_curves[band])):
+            keys[position].append(f"{band}={key}")
+    return {"+".join(parts): mb[k] for k, parts in enumerate(keys)}
+
+
 class RowCache:
     """Rows (one per light curve) stored as ``.npz`` shards in one directory.
 
@@ -236,7 +255,9 @@ class PoolFitted(TransformerMixin, BaseEstimator):
         sources = [self.unlabelled] + ([X] if self.with_training else [])
         by_key = {}
         for source in sources:
-            if len(source):
+            if len(source) and _is_multiband(source):
+                by_key.update(_multiband_objects(source))
+            elif len(source):
                 lc = as_light_curves(source)
                 # (time, mag, err) views, or (time, mag) for curves without errors.
                 objects = [obj if obj[2] is not None else obj[:2] for obj in lc]

@@ -18,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier, StackingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -26,8 +29,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from _caching import CachedTransform, PoolFitted
-from sklearn_astromer import AstromerClassifier, AstromerEmbedder
-from sklearn_astromer.features import LightCurveFeatures, PhaseFolded, make_hybrid_pipeline
+from sklearn_astromer import AstromerClassifier, AstromerEmbedder, as_light_curves
+from sklearn_astromer.features import LightCurveFeatures, PhaseFolded, _clean, make_hybrid_pipeline
+from sklearn_astromer.multiband import MultiBandEmbedder, MultiBandFeatures
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class MethodContext:
     shared_pool : bool, default=False
         Whether ``unlabelled`` is the run's shared pool: unsupervised fits then leave out the
         training curves (some are test objects of other seeds), so all draws share them.
+    bands : tuple of str, default=()
+        With several bands, the light curves are dicts band -> curve, and the methods that
+        have a multi-band variant build it (features per band and colours, embeddings per
+        band side by side; :mod:`sklearn_astromer.multiband`); the others raise.
     """
 
     seed: int
@@ -66,6 +74,7 @@ class MethodContext:
     cache_dir: Path | None
     n_jobs: int
     shared_pool: bool = False
+    bands: tuple = ()
 
 
 MethodFactory = Callable[[int, MethodContext], object]
@@ -74,9 +83,24 @@ MethodFactory = Callable[[int, MethodContext], object]
 # --------------------------------------------------------------------------- building blocks
 
 
+def multiband(context):
+    """Whether the draw has several bands (dicts band -> curve per object)."""
+    return len(context.bands) > 1
+
+
+def single_band_only(name, context):
+    """Refuse a method without a multi-band variant on several bands."""
+    if multiband(context):
+        raise ValueError(f"{name} takes one band; run it with --band B (one band)")
+
+
 def features(context):
-    """The package's hand-crafted features, cached per light curve."""
-    return CachedTransform(LightCurveFeatures(n_jobs=context.n_jobs), cache_dir=context.cache_dir)
+    """The package's hand-crafted features, cached per light curve; on several bands, the
+    features of each band and the colours (MultiBandFeatures)."""
+    cached = CachedTransform(LightCurveFeatures(n_jobs=context.n_jobs), cache_dir=context.cache_dir)
+    if multiband(context):
+        return MultiBandFeatures(bands=list(context.bands), features=cached)
+    return cached
 
 
 def imputer():
@@ -92,7 +116,11 @@ def forest(seed, context):
 def frozen(seed, context, pooling="mean", weights="macho"):
     """Zero-shot embeddings with released weights, cached per light curve."""
     embedder = AstromerEmbedder(weights=weights, max_epochs=0, pooling=pooling, random_state=seed)
-    return CachedTransform(embedder, cache_dir=context.cache_dir)
+    cached = CachedTransform(embedder, cache_dir=context.cache_dir)
+    if multiband(context):
+        # Each band's embedding side by side, zeros and a 0 mask column for a missing band.
+        return MultiBandEmbedder(cached, bands=list(context.bands))
+    return cached
 
 
 def pool_fitted(transformer, context, pool=True):
@@ -112,11 +140,14 @@ def finetuned(seed, context, pool=True):
     """MACHO weights fine-tuned (self-supervised, 5 epochs) on the pool (see
     :func:`pool_fitted` for ``pool``)."""
     embedder = AstromerEmbedder(weights="macho", max_epochs=5, random_state=seed)
+    if multiband(context):
+        embedder = MultiBandEmbedder(embedder, bands=list(context.bands))
     return pool_fitted(embedder, context, pool)
 
 
 def folded(context):
     """Light curves folded at their features' period, the features cached."""
+    single_band_only("a folded-curve method", context)
     return PhaseFolded(features=features(context))
 
 
@@ -146,12 +177,68 @@ def hybrid(embedder, seed, context):
     return model.set_params(union__embedding=pool_fitted(branch, context))
 
 
+class PlainFeatures(TransformerMixin, BaseEstimator):
+    """The plain light-curve feature set the survey checks compare against (not tuned).
+
+    Statistics of the magnitudes, then light-curve's Lomb-Scargle periodogram on one fixed
+    linear grid from 0 to 10 cycles/day (``2**16`` steps) with its three highest peaks and
+    a few features of the curve folded at the highest: what a user would write first with
+    the `light-curve` package. Duplicated times are merged as in
+    :class:`~sklearn_astromer.features.LightCurveFeatures`; curves with fewer than 8
+    observations get NaN rows.
+    """
+
+    def __init__(self, n_jobs=None):
+        self.n_jobs = n_jobs
+
+    def _extractor(self):
+        import light_curve as lc
+
+        freqs = np.linspace(0.0, 2 * np.pi * 10.0, 2**16 + 1)
+        periodogram = lc.Periodogram(
+            peaks=3, freqs=freqs, fast=True,
+            phase_features=[lc.Eta(), lc.LaflerKinmanStringLength(), lc.Amplitude()],
+        )
+        return lc.Extractor(
+            lc.Amplitude(), lc.BeyondNStd(1.0), lc.Cusum(), lc.Eta(), lc.EtaE(),
+            lc.InterPercentileRange(0.1), lc.InterPercentileRange(0.25), lc.Kurtosis(),
+            lc.LinearTrend(), lc.MedianAbsoluteDeviation(), lc.ReducedChi2(), lc.Skew(),
+            lc.StandardDeviation(), lc.StetsonK(), lc.WeightedMean(), periodogram,
+        )
+
+    def fit(self, X, y=None):
+        self.n_features_out_ = len(self._extractor().names)
+        return self
+
+    def transform(self, X):
+        extractor = self._extractor()
+        cleaned = [_clean(*curve) for curve in as_light_curves(X)]
+        out = np.full((len(cleaned), len(extractor.names)), np.nan)
+        usable = [i for i, (t, _, _) in enumerate(cleaned) if t.size >= 8]
+        if usable:
+            out[usable] = extractor.many(
+                [cleaned[i] for i in usable], fill_value=np.nan, sorted=True,
+                n_jobs=effective_n_jobs(self.n_jobs),
+            )
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self._extractor().names, dtype=object)
+
+
 # --------------------------------------------------------------------------- methods
 
 
 def features_rf(seed, context):
     """Hand-crafted light-curve features + random forest (500 trees)."""
     return make_pipeline(features(context), imputer(), forest(seed, context))
+
+
+def plain_features_rf(seed, context):
+    """The plain light-curve feature set (:class:`PlainFeatures`) + random forest (500 trees)."""
+    plain = CachedTransform(PlainFeatures(n_jobs=context.n_jobs), cache_dir=context.cache_dir)
+    return make_pipeline(plain, imputer(), forest(seed, context))
 
 
 def features_brf(seed, context):
@@ -181,6 +268,7 @@ def astromer_ft_rf(seed, context):
 
 def astromer_clf(seed, context):
     """AstromerClassifier: fine-tuned encoder, layer-weighted embedding and MLP head."""
+    single_band_only("astromer-clf", context)
     return AstromerClassifier(weights="macho", random_state=seed)
 
 
@@ -241,6 +329,7 @@ def astromer_stack(seed, context):
 METHODS: dict[str, MethodFactory] = {
     "features-rf": features_rf,
     "features-brf": features_brf,
+    "plain-features-rf": plain_features_rf,
     "astromer-rf": astromer_rf,
     "astromer-atlas-rf": astromer_atlas_rf,
     "astromer-ft-rf": astromer_ft_rf,

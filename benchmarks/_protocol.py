@@ -41,22 +41,26 @@ DEFAULT_CUSTOM_SPC = (20, 100)
 
 @dataclass
 class LightCurveSet:
-    """Light curves of one parquet file (one band), with their labels.
+    """Light curves of one parquet file (one band, or several), with their labels.
 
     Attributes
     ----------
     object_ids : ndarray of str of shape (n_objects,)
     labels : ndarray of str of shape (n_objects,)
-    curves : list of ndarray of shape (n_observations_i, 3)
-        Columns time (days), magnitude, magnitude error; float64.
+    curves : list of ndarray of shape (n_observations_i, 3), or list of dict
+        Columns time (days), magnitude, magnitude error; float64. With several bands, one
+        dict per object mapping each band it has to such an array.
     source : str
         Where the set was read from.
+    bands : tuple of str
+        The bands of a multi-band set, in the order methods use them; empty for one band.
     """
 
     object_ids: np.ndarray
     labels: np.ndarray
     curves: list
     source: str = ""
+    bands: tuple = ()
 
     def __len__(self):
         return len(self.curves)
@@ -74,8 +78,9 @@ def load_light_curves(path, band=None):
     path : str or Path
         Parquet file with columns ``object_id, label, band, mjd, mag, mag_err``.
     band : str or None, default=None
-        Keep only this band. None requires the file to hold a single band, since the
-        features and models here take one band per object.
+        Keep only this band. None requires the file to hold a single band. A comma list
+        (``"g,r"``) or a list of several bands reads them all: one object per id, each a
+        dict of its bands' curves, for the methods' multi-band variants.
 
     Returns
     -------
@@ -87,17 +92,37 @@ def load_light_curves(path, band=None):
     package's cleaning rule: observations at placeholder times (before MJD 0; in the CRTS
     file four curves carry one at MJD -2409998.5, a Julian date of 0) are dropped.
     """
+    bands = [b for b in band.split(",") if b] if isinstance(band, str) else band
+    if bands is not None and len(bands) > 1:
+        return _load_multiband(path, bands)
     curves, labels, ids = datasets.load_light_curves(path, band=band, return_ids=True)
     if pd.Series(ids).duplicated().any():
         raise ValueError(
             f"{path}: object ids repeat; expected one row per object (if the file holds "
-            "several bands, choose one with --band)"
+            "several bands, choose one with --band B, or use them all with --band B1,B2)"
         )
     return LightCurveSet(
         object_ids=np.asarray(ids, dtype=str),
         labels=np.asarray(labels, dtype=str),
         curves=curves,
         source=str(path),
+    )
+
+
+def _load_multiband(path, bands):
+    """A multi-band :class:`LightCurveSet`: one dict band -> curve per object id."""
+    mb, labels = datasets.load_multiband_light_curves(path, bands=bands)
+    if labels is None:
+        raise ValueError(f"{path}: no label column")
+    curves = []
+    for k in range(len(mb)):
+        curves.append({
+            band: np.column_stack([t, m] + ([] if e is None else [e]))
+            for band, (t, m, e) in mb[k].items()
+        })
+    return LightCurveSet(
+        object_ids=np.asarray(mb.ids, dtype=str), labels=np.asarray(labels, dtype=str),
+        curves=curves, source=str(path), bands=tuple(mb.bands),
     )
 
 

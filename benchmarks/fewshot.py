@@ -98,7 +98,11 @@ def build_parser():
         "--test-per-class", type=int, default=100,
         help="test objects per class (default 100; 0 = all, with --test-data only)",
     )
-    parser.add_argument("--band", default=None, help="band to use when the file has several")
+    parser.add_argument(
+        "--band", default=None,
+        help="band to use when the file has several; a comma list B1,B2 runs the methods' "
+        "multi-band variants on those bands, in that order (rows get the suffix [B1+B2])",
+    )
     parser.add_argument(
         "--methods", type=_comma_list, default=None,
         help=f"comma list of methods (default: all registered: {','.join(METHODS)})",
@@ -202,6 +206,8 @@ def main(argv=None):
     ]
     shared = shared_pool(draws) if args.shared_pool else None
     suffix = SHARED_POOL_SUFFIX if args.shared_pool else ""
+    if train_set.bands:
+        suffix += f"[{'+'.join(train_set.bands)}]"
     evaluated = test_set if test_set is not None else train_set
     rows, failures = [], []
     progress = tqdm(total=len(runs) * len(methods), unit="run")
@@ -212,7 +218,7 @@ def main(argv=None):
         context = MethodContext(
             seed=seed, protocol=protocol, classes=classes, spc=spc,
             unlabelled=train_set.subset(unlabelled), cache_dir=cache_dir, n_jobs=args.n_jobs,
-            shared_pool=shared is not None,
+            shared_pool=shared is not None, bands=train_set.bands,
         )
         for method in methods:
             progress.set_description(f"{method} {protocol} spc={spc} seed={seed}")

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ._ddp import is_main_process
-from ._lightcurves import DEFAULT_COLUMNS, as_light_curves
+from ._lightcurves import DEFAULT_COLUMNS, _holds_arrays, as_light_curves
 
 __all__ = ["embed_dask", "embed_file", "read_light_curve_table", "is_main_process"]
 
@@ -111,6 +111,12 @@ def _embed_partition(frame, embedder, names, drop_placeholders=False, partition_
     features = [f"emb_{j}" for j in range(embedder._n_features_out)]
     if not len(frame):
         return _empty_result(features)
+    ids = frame[names["id"]]
+    if _holds_arrays(frame[names["time"]]) and ids.duplicated().any():
+        raise ValueError(
+            f"object {ids[ids.duplicated()].iloc[0]!r} is on several rows of a nested table "
+            "(one row per object, list columns); merge its rows or give them distinct ids"
+        )
     lc = as_light_curves(frame, columns=names)
     if drop_placeholders:
         from .datasets import drop_placeholder_times
@@ -213,8 +219,8 @@ def embed_dask(embedder, data, *, client=None, columns=None, drop_placeholders=F
                    progress, "embedding")
     split = out.index[out.index.duplicated()].unique()
     if len(split):
-        # Objects with rows in several partitions (long tables only; a nested table
-        # repeating an id is refused by as_light_curves in each partition):
+        # Objects with rows in several partitions (long tables; in a nested table
+        # the regrouped rows are refused by _embed_partition as a repeated id):
         # embedded again from all their rows, brought together by a shuffle on the
         # id, and put at the place of their first row.
         out = out.sort_values(list(_ORDER), kind="stable")

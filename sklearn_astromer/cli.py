@@ -227,6 +227,39 @@ def _parser():
         "--threads torch threads, default 1)",
     )
 
+    export = commands.add_parser(
+        "export",
+        help="export a model to ONNX for onnxruntime and light_curve.embed",
+        description="Write the encoder of WEIGHTS to one ONNX file in light_curve.embed's "
+        "Astromer convention (inputs input, times and mask_in of shape (B, window_length, 1), "
+        "float32, per-window mean-centred, mask 1 at real observations; outputs mean, max "
+        "and sequence), with a model card in its metadata and in OUTPUT.json. "
+        "light_curve.embed.Astromer1(onnxruntime.InferenceSession(OUTPUT)) runs it. "
+        "Needs sklearn-astromer[onnx].",
+    )
+    export.add_argument("-o", "--output", type=Path, required=True, help="ONNX file to write")
+    export.add_argument(
+        "--weights",
+        default="macho",
+        help="released weights (macho, atlas, ...) or a folder written by 'finetune' or "
+        "save() (default: macho)",
+    )
+    export.add_argument(
+        "--layer-means", action="store_true",
+        help="also output the masked mean of every layer (B, n_layers + 1, d_model), what "
+        "the layers and weighted poolings combine",
+    )
+    export.add_argument("--opset", type=_positive_int, default=None,
+                        help="ONNX opset (default: 18)")
+    export.add_argument(
+        "--check", action="store_true",
+        help="after writing, embed the bundled 300-curve CRTS sample with the package and "
+        "with the file under onnxruntime, print the per-object cosine, and fail (status 1) "
+        "below 0.9999",
+    )
+    export.add_argument("--threads", type=_positive_int, default=None,
+                        help="CPU threads (default: torch's)")
+
     tune = commands.add_parser(
         "finetune",
         help="train a model self-supervised on a file and save it",
@@ -649,7 +682,50 @@ def _quickstart(args):
     return 0
 
 
-_COMMANDS = {"quickstart": _quickstart, "embed": _embed, "finetune": _finetune}
+def _export(args):
+    """``export``: see :func:`~sklearn_astromer._onnx.export_onnx`."""
+    from ._inference import encode
+    from ._model import Astromer
+    from ._onnx import DEFAULT_OPSET, OnnxEncoder, export_onnx
+    from ._pooling import LayerWeighting
+    from .weights import resolve_weights
+
+    config, state, extra = resolve_weights(args.weights)
+    module = Astromer(config)
+    module.load_state_dict(state)
+    module.eval()
+    saved = (extra or {}).get("layer_weighting")
+    path = export_onnx(
+        module, args.output, layer_means=args.layer_means, opset=args.opset or DEFAULT_OPSET,
+        weights=args.weights, layer_weighting=LayerWeighting.from_dict(saved) if saved else None,
+    )
+    print(f"wrote {path} and {path}.json (opset {args.opset or DEFAULT_OPSET}, "
+          f"{config.name}, window length {config.window_length})")
+    if not args.check:
+        return 0
+    from .datasets import load_crts_sample
+
+    lc, _ = load_crts_sample(as_light_curves=True)
+    statistics = ["mean", "max"] + (["layer_means"] if args.layer_means else [])
+    ours = encode(module, lc, statistics)
+    theirs = OnnxEncoder.from_file(path).encode(lc, statistics)
+    worst = 1.0
+    for name in statistics:
+        a = ours[name].reshape(len(lc), -1).astype(np.float64)
+        b = theirs[name].reshape(len(lc), -1).astype(np.float64)
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        worst = min(worst, cos.min())
+        print(f"{name}: per-object cosine to the package min {cos.min():.9f}, "
+              f"mean {cos.mean():.9f} ({len(lc)} CRTS curves)")
+    if worst < 0.9999:
+        print(f"{_PROG} export: error: the file disagrees with the package "
+              f"(cosine {worst:.6f} < 0.9999)", file=sys.stderr)
+        return 1
+    return 0
+
+
+_COMMANDS = {"quickstart": _quickstart, "embed": _embed, "finetune": _finetune,
+             "export": _export}
 
 
 def main(argv=None):

@@ -67,7 +67,9 @@ def digest(*parts):
 
 def _unwrapped(module):
     """The model inside a DistributedDataParallel wrapper (or the model)."""
-    return getattr(module, "module", module)
+    from torch.nn.parallel import DistributedDataParallel
+
+    return module.module if isinstance(module, DistributedDataParallel) else module
 
 
 def _plain_state(module):

@@ -736,7 +736,8 @@ def fit_net(net, X, y=None):
             net.partial_fit(X, y, epochs=net.max_epochs - len(state["history"]))
     finally:
         # Unwrap DistributedDataParallel: the caller's module holds the weights.
-        net.module_ = getattr(net.module_, "module", net.module_)
+        if isinstance(getattr(net, "module_", None), DistributedDataParallel):
+            net.module_ = net.module_.module
     net.module_.eval()
     history = [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
     interruption = getattr(net, "interruption", None)

@@ -252,7 +252,8 @@ def test_multiband_pipelines_fit_and_predict():
     assert model.predict(X).shape == (12,)
     hybrid = make_multiband_hybrid_pipeline(
         ["B", "R"], embedder=AstromerEmbedder(**EMBED), features=LightCurveFeatures(**FAST),
-        n_components=2, random_state=0,
+        n_components=2, classifier=RandomForestClassifier(n_estimators=10, random_state=0),
+        random_state=0,
     ).fit(X, y)
     assert set(hybrid.predict(X)) <= set(y)
 

@@ -1,10 +1,21 @@
-"""Inference throughput: this package against the official Astromer 1 package.
+"""Inference throughput: this package (torch and onnxruntime), light_curve.embed, and
+the official Astromer 1 package.
 
 Embeds the same real CRTS light curves with the same released weights
-(``macho``) twice, on the same machine and in one invocation:
+(``macho``), on the same machine and in one invocation, each side in its own
+subprocess:
 
 - with this package (``as_light_curves`` + ``encode``, what
-  ``AstromerEmbedder.transform`` runs), in a subprocess of this Python;
+  ``AstromerEmbedder.transform`` runs with the default ``backend="torch"``);
+- with this package's onnxruntime path (what ``backend="onnxruntime"`` runs:
+  the same windows, the encoder exported once by ``export_onnx`` and run by
+  onnxruntime, one single-threaded session run per core at a time);
+- with ``light_curve.embed.Astromer1`` (its public class, one call per light
+  curve, as its documentation shows) on the same exported file, under an
+  onnxruntime session with one intra-op thread per core; its windows are
+  ``ceil(n / 200)`` consecutive ones like ours, except that its last window is
+  the remainder, padded, where ours ends at the last observation, so its
+  embeddings equal ours only for curves of at most 200 observations;
 - with the official TensorFlow package (PyPI ``ASTROMER==0.1.8``, its own
   ``SingleBandEncoder.encode``), in a subprocess of a virtual environment this
   script creates under ``benchmarks/.cache/`` (``tensorflow-cpu``,
@@ -28,8 +39,10 @@ Run from the repository root::
 
     python benchmarks/throughput.py --n 1000
 
-Results go to ``benchmarks/results/throughput/results.json`` and a one-line
-``summary.md``. On a GPU, ``--device cuda --dtype bfloat16`` times bfloat16
+Results go to ``benchmarks/results/throughput/results.json``, a one-line
+``summary.md`` and ``table.md``. ``--skip-onnx`` leaves out the two onnxruntime
+sides (without the ``onnx`` extra or ``light-curve`` they are skipped with a
+message). On a GPU, ``--device cuda --dtype bfloat16`` times bfloat16
 autocast and reports its agreement with float32.
 """
 
@@ -327,11 +340,19 @@ def run_ours(args):
     module = Astromer(config)
     module.load_state_dict(state)
     module.to(args.device).eval()
+    if args.backend == "onnxruntime":
+        from sklearn_astromer._onnx import OnnxEncoder
+
+        onnx_encoder = OnnxEncoder.from_file(args.onnx)
     rss_loaded = _rss_now()
 
     def embed(curves, dtype=dtype):
         lc = as_light_curves(curves)
         # What transform computes for the default pooling="mean".
+        if args.backend == "onnxruntime":
+            return onnx_encoder.encode(
+                lc, ["mean"], batch_size=min(args.batch_size, _inference.CPU_CHUNK)
+            )["mean"]
         out = _inference.encode(
             module, lc, ["mean"], batch_size=args.batch_size, device=args.device, dtype=dtype
         )["mean"]
@@ -341,7 +362,11 @@ def run_ours(args):
 
     threads = torch.get_num_threads()
     rows = _inference.CPU_CHUNK * L
-    gemm = gemm_gflops(torch, rows, threads) if args.device == "cpu" else (None, None)
+    gemm = (
+        gemm_gflops(torch, rows, threads)
+        if args.device == "cpu" and args.backend == "torch"
+        else (None, None)
+    )
     embed(X[: min(len(X), 64)])  # warm-up: allocator, kernels, lazy initialisation
     timing, emb = _timed(lambda: embed(X), args.repeat)
 
@@ -349,7 +374,8 @@ def run_ours(args):
     n_windows = int(np.maximum(1, -(-lengths // L)).sum())
     arrays = {"object_mean": emb}
     report = {
-        "package": "sklearn-astromer (PyTorch)",
+        "package": f"sklearn-astromer ({'PyTorch' if args.backend == 'torch' else 'onnxruntime'})",
+        "backend": args.backend,
         "torch": torch.__version__,
         "device": args.device,
         "dtype": args.dtype,
@@ -364,6 +390,10 @@ def run_ours(args):
         "gemm_gflops_per_thread": gemm[1],
         "gemm_shape": [rows, D, 3 * D],
     }
+    if args.backend == "onnxruntime":
+        import onnxruntime
+
+        report["onnxruntime"] = onnxruntime.__version__
     if dtype is not None:
         # Agreement of the timed low-precision run with float32 on the same device.
         reference = embed(X, dtype=None)
@@ -373,6 +403,90 @@ def run_ours(args):
         )
     np.savez(args.out, **arrays)
     Path(args.report).write_text(json.dumps(report))
+
+
+def run_light_curve(args):
+    """Worker: ``light_curve.embed.Astromer1`` on the exported file, one call per curve."""
+    import warnings
+
+    import light_curve
+    import onnxruntime as ort
+    from light_curve.embed import Astromer1
+
+    inputs = _read_inputs(args.job)
+    X = _split(inputs)
+    options = ort.SessionOptions()
+    # One intra-op thread per core: a call embeds one curve's few windows.
+    options.intra_op_num_threads = args.threads or os.cpu_count()
+    session = ort.InferenceSession(args.onnx, options, providers=["CPUExecutionProvider"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it marks itself experimental
+        model = Astromer1(session, output="mean")
+    rss_loaded = _rss_now()
+
+    def embed(curves):
+        return np.stack([model(x[:, 0], x[:, 1]).reshape(-1) for x in curves])
+
+    embed(X[: min(len(X), 64)])
+    timing, emb = _timed(lambda: embed(X), args.repeat)
+    lengths = np.diff(inputs["offsets"])
+    report = {
+        "package": f"light_curve.embed {light_curve.__version__} (onnxruntime)",
+        "onnxruntime": ort.__version__,
+        "intra_op_threads": options.intra_op_num_threads,
+        "n_windows": int(np.maximum(1, -(-lengths // L)).sum()),
+        **timing,
+        "rss_after_load_bytes": rss_loaded,
+        "peak_rss_bytes": _rss_peak(),
+    }
+    np.savez(args.out, object_mean=emb)
+    Path(args.report).write_text(json.dumps(report))
+
+
+def onnx_sides(args, me, common, cache):
+    """Export the encoder and time this package's onnxruntime path and light_curve.embed.
+
+    Returns
+    -------
+    sides : dict
+        ``"ours_onnxruntime"`` and ``"light_curve_embed"``: (report, per-object
+        embeddings), or a ``"skipped"`` reason.
+    """
+    from importlib.util import find_spec
+
+    from sklearn_astromer._model import Astromer
+    from sklearn_astromer._onnx import export_onnx
+    from sklearn_astromer.weights import resolve_weights
+
+    missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if find_spec(name) is None]
+    if missing:
+        return {"skipped": f"onnx extra not installed (no {', '.join(missing)})"}
+    config, state, _ = resolve_weights(args.weights)
+    module = Astromer(config)
+    module.load_state_dict(state)
+    t0 = time.perf_counter()
+    path = export_onnx(module.eval(), cache / f"{args.weights}.onnx", weights=args.weights)
+    sides = {"export_s": time.perf_counter() - t0, "onnx_file": str(path)}
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    runs = [("ours_onnxruntime", "ours", ["--backend", "onnxruntime",
+                                          "--batch-size", str(args.batch_size)])]
+    if find_spec("light_curve") is not None and find_spec("light_curve.embed") is not None:
+        runs.append(("light_curve_embed", "light_curve", []))
+    else:
+        sides["light_curve_embed"] = {"skipped": "light_curve.embed not installed"}
+    for name, worker, extra in runs:
+        print(f"[throughput] {name.replace('_', ' ')}")
+        subprocess.run(
+            me + common + ["--worker", worker, "--onnx", str(path),
+                           "--out", str(cache / f"{name}.npz"),
+                           "--report", str(cache / f"{name}.json"),
+                           "--repeat", str(args.repeat)] + extra + threads,
+            check=True,
+        )
+        report = json.loads((cache / f"{name}.json").read_text())
+        with np.load(cache / f"{name}.npz") as z:
+            sides[name] = (report, z["object_mean"])
+    return sides
 
 
 # --------------------------------------------------------------------------- comparison
@@ -516,10 +630,16 @@ def main(argv=None):
     parser.add_argument("--official-batch-size", type=int, default=256)
     parser.add_argument("--official-repeat", type=int, default=3, help="timed runs of the official package (best kept)")
     parser.add_argument("--skip-official", action="store_true")
+    parser.add_argument("--skip-onnx", action="store_true",
+                        help="leave out the onnxruntime and light_curve.embed sides")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "throughput"))
     parser.add_argument("--cache", default=str(REPO / "benchmarks" / ".cache" / "throughput"))
     # Internal: the two timed sides run as subprocesses of this script.
-    parser.add_argument("--worker", choices=["ours", "official"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["ours", "official", "light_curve"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--onnx", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--report", help=argparse.SUPPRESS)
     parser.add_argument("--official-weights", help=argparse.SUPPRESS)
@@ -532,6 +652,8 @@ def main(argv=None):
         os.environ.setdefault("SKLEARN_ASTROMER_HOME", str(SHARED / "weights"))
     if args.worker == "ours":
         return run_ours(args)
+    if args.worker == "light_curve":
+        return run_light_curve(args)
 
     from sklearn_astromer.datasets import load_light_curves
 
@@ -566,6 +688,9 @@ def main(argv=None):
     ours = json.loads((cache / "ours.json").read_text())
     with np.load(cache / "ours.npz") as z:
         args.ours_object_mean = z["object_mean"]
+    onnx = {"skipped": "--skip-onnx"} if args.skip_onnx else onnx_sides(
+        args, me, common, cache
+    )
 
     official = None
     if not args.skip_official:
@@ -616,6 +741,23 @@ def main(argv=None):
             "ours_percent_of_nominal": 100 * summary["windows_per_s"] * FLOP_PER_WINDOW
             / (NOMINAL_GFLOPS * 1e9),
         }
+    if "skipped" in onnx:
+        results["onnx_skipped"] = onnx["skipped"]
+    else:
+        results["onnx_export_s"] = onnx["export_s"]
+        short = lengths <= L
+        for name in ("ours_onnxruntime", "light_curve_embed"):
+            if isinstance(onnx.get(name), dict):
+                results[f"{name}_skipped"] = onnx[name]["skipped"]
+                continue
+            report, emb = onnx[name]
+            cos = _cosine(emb, args.ours_object_mean)
+            results[name] = {
+                **_side_summary(report, len(X)),
+                "cosine_to_torch_all": _stats(cos),
+                f"cosine_to_torch_at_most_{L}_obs": _stats(cos[short]),
+                "raw": report,
+            }
     if official is not None:
         theirs = _side_summary(official, len(X))
         results["official"] = {**theirs, "raw": official}
@@ -639,22 +781,28 @@ def main(argv=None):
 def table(results):
     """Markdown table of both sides, for the benchmarks README."""
     rows = [
-        "| | windows/s | light curves/s | windows per CPU second | peak RSS (MiB) |",
-        "|---|---:|---:|---:|---:|",
+        "| | windows/s | light curves/s | windows per CPU second | peak RSS (MiB) "
+        "| cosine to the torch path (min; curves of <= 200 obs) |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    sides = [("sklearn-astromer", results["ours"])]
+    sides = [("sklearn-astromer, torch (default)", results["ours"])]
+    if "ours_onnxruntime" in results:
+        sides.append(("sklearn-astromer, `backend=\"onnxruntime\"`", results["ours_onnxruntime"]))
+    if "light_curve_embed" in results:
+        sides.append(("`light_curve.embed.Astromer1`, exported file", results["light_curve_embed"]))
     if "official" in results:
-        sides.append(("official ASTROMER 0.1.8", results["official"]))
+        sides.append(("official ASTROMER 0.1.8 (TensorFlow)", results["official"]))
     for name, side in sides:
+        if "cosine_to_torch_all" in side:
+            agree = (f"{side['cosine_to_torch_all']['min']:.7f}; "
+                     f"{side[f'cosine_to_torch_at_most_{L}_obs']['min']:.7f}")
+        elif side is results["ours"]:
+            agree = "1"
+        else:
+            agree = f"{results['agreement']['per_object_mean_embedding']['min']:.6f}; -"
         rows.append(
             f"| {name} | {side['windows_per_s']:.0f} | {side['light_curves_per_s']:.1f} | "
-            f"{side['windows_per_cpu_s']:.0f} | {side['peak_rss_mib']:.0f} |"
-        )
-    if "official" in results:
-        rows.append(
-            f"| ratio | {results['speedup_windows_per_s']:.1f}x | "
-            f"{results['speedup_light_curves_per_s']:.1f}x | "
-            f"{results['speedup_windows_per_cpu_s']:.1f}x | |"
+            f"{side['windows_per_cpu_s']:.0f} | {side['peak_rss_mib']:.0f} | {agree} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -697,6 +845,16 @@ def summary_line(results, args):
             f"{c['ours_percent_of_nominal']:.0f}% of the nominal 160 GFLOP/s "
             f"({c['windows_per_s_at_nominal']:.0f} windows/s)"
         )
+    for name, label in (("ours_onnxruntime", "sklearn-astromer backend='onnxruntime'"),
+                        ("light_curve_embed", "light_curve.embed on the exported file")):
+        if name in results:
+            side = results[name]
+            parts.append(
+                f"{label} {side['windows_per_s']:.0f} windows/s "
+                f"({side['windows_per_cpu_s']:.0f} per CPU second; cosine to the torch path "
+                f"min {side[f'cosine_to_torch_at_most_{L}_obs']['min']:.7f} on curves of at "
+                f"most {L} observations)"
+            )
     if "low_precision_vs_float32_cosine" in ours["raw"]:
         c = ours["raw"]["low_precision_vs_float32_cosine"]
         parts.append(f"{args.dtype} vs float32 per-object cosine min {c['min']:.6f}")

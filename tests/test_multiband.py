@@ -407,3 +407,43 @@ def test_sktime_panels_with_a_band_column_or_level():
         AstromerTimeSeriesClassifier(band=[1, 2], band_column="fid", **columns, **tiny).fit(
             panel, np.array(["x", "y", "x"])
         )
+
+
+# --- the few-shot harness on a two-band file ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_harness_runs_multiband_methods_on_a_two_band_file(tmp_path, monkeypatch):
+    """``python -m pytest -m slow tests/test_multiband.py`` (about 10 s on an idle machine)."""
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("light_curve")
+    from sklearn_astromer.features import LightCurveFeatures
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import _methods
+    import fewshot
+
+    X, y = make_multiband_light_curves(
+        n_per_class=8, classes=["RRab", "EA", "LPV"], missing_band=0.2, random_state=0
+    )
+    data = tmp_path / "two.parquet"
+    write_multiband_light_curves(data, X, y)
+    # A tiny encoder and grid instead of the released weights and the full periodogram.
+    monkeypatch.setattr(_methods, "AstromerEmbedder",
+                        lambda **kw: AstromerEmbedder(**{**EMBED, "pooling": kw.get("pooling", "mean")}))
+    monkeypatch.setattr(_methods, "LightCurveFeatures", lambda n_jobs=None: LightCurveFeatures(**FAST))
+    out = tmp_path / "out"
+    argv = ["--data", str(data), "--classes", "RRab,EA,LPV", "--band", "B,R", "--spc", "3",
+            "--test-per-class", "4", "--seeds", "0", "--n-jobs", "1", "--out", str(out),
+            "--no-cache", "--methods", "features-rf,astromer-rf,astromer-hybrid-pca-rf"]
+    assert fewshot.main(argv) == 0
+    table = pd.read_csv(out / "results.csv")
+    assert sorted(table["method"]) == [
+        "astromer-hybrid-pca-rf[B+R]", "astromer-rf[B+R]", "features-rf[B+R]"]
+    assert (table["n_test"] == 12).all()
+    # Single-band-only methods refuse several bands; one band runs as before.
+    assert fewshot.main(argv[:-1] + ["astromer-fold-rf"]) == 1
+    assert fewshot.main(argv[:5] + ["R"] + argv[6:-1] + ["features-rf"]) == 0
+    assert "features-rf" in set(pd.read_csv(out / "results.csv")["method"])
+    assert sys.modules["_methods"] is _methods

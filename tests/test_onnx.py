@@ -241,3 +241,16 @@ def test_every_architecture_exports(name, tmp_path, synthetic):
     got = OnnxEncoder.from_file(path).encode(lc, ["mean", "max", "layer_means"])
     for key in want:
         assert cosine(got[key], want[key]).min() >= MIN_COSINE, key
+
+
+@pytest.mark.slow
+def test_cli_export_check(tmp_path, released_weights, capsys):
+    """``sklearn-astromer export --check`` writes the file and its card and agrees with the package."""
+    from sklearn_astromer.cli import main
+
+    out = tmp_path / "macho.onnx"
+    assert main(["export", "--weights", "macho", "-o", str(out), "--layer-means", "--check"]) == 0
+    printed = capsys.readouterr().out
+    assert "layer_means: per-object cosine" in printed
+    card = json.loads(out.with_name("macho.onnx.json").read_text())
+    assert card["weights"] == "macho" and "layer_means" in card["outputs"]

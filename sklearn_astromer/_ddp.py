@@ -149,7 +149,13 @@ class RankShare:
     ----------
     last_indices : ndarray of int64
         The items of the last *global* batch (the loss is the global batch's).
+    share_is_empty : bool
+        The last global batch had fewer items than there are processes and this
+        rank got none: it runs the batch's first item with a loss weight of 0, so
+        that it still takes part in the gradient's all-reduce.
     """
+
+    share_is_empty = False
 
     def __init__(self, collate, world):
         self.collate = collate
@@ -160,14 +166,10 @@ class RankShare:
         return getattr(self.collate, "last_indices", None)
 
     def __call__(self, batch):
-        if len(batch) < self.world.size:
-            raise ValueError(
-                f"a batch of {len(batch)} light curves cannot be shared by "
-                f"{self.world.size} processes; use a batch_size, and a number of "
-                "training light curves modulo batch_size, of at least the number of "
-                "processes"
-            )
-        return _rows(self.collate(batch), slice(self.world.rank, None, self.world.size))
+        self.share_is_empty = self.world.rank >= len(batch)
+        rows = slice(0, 1) if self.share_is_empty else slice(
+            self.world.rank, None, self.world.size)
+        return _rows(self.collate(batch), rows)
 
 
 def _rows(value, rows):

@@ -502,6 +502,8 @@ class TrainingNet(NeuralNet):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         # The global batch's loss (see sklearn_astromer._ddp.global_loss).
         total, count = self.loss_parts(y_pred, to_tensor(y_true, device=self.device))
+        if getattr(getattr(self, "iterator_train__collate_fn", None), "share_is_empty", False):
+            total, count = total * 0.0, 0  # a stand-in item: no part in the loss
         return _ddp.global_loss(total, count, root=self.loss_is_root)
 
     #: Whether the loss is the square root of the mean of ``loss_parts``.
@@ -528,6 +530,13 @@ class TrainingNet(NeuralNet):
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         self._items_seen = 0  # validation batches come in order: their items follow
         return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if training and self.world is not None:
+            # The epoch's loss averages batches by size: the global batch's, not the share's.
+            collate = getattr(self, "iterator_train__collate_fn", None)
+            self.history.record_batch("train_batch_size", len(collate.last_indices))
 
     def train_step_single(self, batch, **fit_params):
         step = super().train_step_single(batch, **fit_params)

@@ -48,7 +48,7 @@ def test_two_processes_match_one(tmp_path):
     # summed over ranks in float64; only float32 sums run in another order (~1e-7).
     for key in ("emb_loss", "clf_loss"):
         np.testing.assert_allclose(two[key], one[key], rtol=1e-6)
-    n_steps = 3 * 5 + 2 * 5  # epochs x batches of the two fits
+    n_steps = 3 * 6 + 2 * 6  # epochs x batches of the two fits
     for key, value in one.items():
         if key.endswith("_loss"):
             continue

@@ -397,7 +397,7 @@ def main(argv=None):
     data = load_light_curves(args.data)
     labels = np.asarray(data.labels)
     args.out.mkdir(parents=True, exist_ok=True)
-    results, recon_rows = [], []
+    recon_rows = []
     start = time.perf_counter()
     models = []
     for weights in args.weights:
@@ -439,16 +439,19 @@ def main(argv=None):
         for block_name, pred in zip(("window-mean", "interpolation"),
                                     baseline_predictions(lc_test, 200, block=1)):
             scores[f"{block_name}-chi2"] = (reconstruction_errors(pred, lc_test), (0.0, 0.0))
+        rows = []
         for detector, (anomaly, (fit_s, score_s)) in scores.items():
             for row in evaluate(np.asarray(anomaly), labels[test]):
-                results.append(dict(seed=seed, detector=detector, **row, fit_seconds=fit_s,
-                                    score_seconds=score_s, n_train=len(train),
-                                    n_test=len(test)))
-    print(f"total {time.perf_counter() - start:.0f} s")
-    results = merge(args.out / "results.csv", results, ["seed", "detector", "rare_class"])
-    recon = merge(args.out / "reconstruction.csv", recon_rows, ["seed", "model", "block"])
-    overall = write_tables(results, recon, args.out)
-    plot(results, overall, args.out)
+                rows.append(dict(seed=seed, detector=detector, **row, fit_seconds=fit_s,
+                                 score_seconds=score_s, n_train=len(train),
+                                 n_test=len(test)))
+        # Written after every seed, so that an interrupted run keeps the seeds it finished.
+        results = merge(args.out / "results.csv", rows, ["seed", "detector", "rare_class"])
+        recon = merge(args.out / "reconstruction.csv", recon_rows, ["seed", "model", "block"])
+        recon_rows = []
+        overall = write_tables(results, recon, args.out)
+        plot(results, overall, args.out)
+        print(f"seed {seed} done at {time.perf_counter() - start:.0f} s", flush=True)
     print((args.out / "table.md").read_text())
     print((args.out / "reconstruction.md").read_text())
 

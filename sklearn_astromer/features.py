@@ -22,13 +22,18 @@ Three properties of real survey data are handled on purpose:
   Observations sharing a time stamp are merged into one, with the inverse-variance weighted
   mean magnitude and the error of that mean (``1 / sqrt(sum(1 / err**2))``), which keeps the
   information of every exposure.
-* **Sparse sampling.** The periodogram's default grid stops at an "average Nyquist" frequency
-  of ``pi * n / duration``, i.e. near 10-20 day periods for ~300 observations over 8 years.
-  Short-period variables need far shorter periods (RR Lyrae and contact binaries ~0.2-0.8 d,
-  most HADS under 0.1 d), so the grid is explicit: linear from 0 to ``max_frequency``
-  cycles/day (20 by default, periods down to 0.05 d) with ``2**grid_log2`` steps (with the
-  defaults a step of 7.6e-5 cycles/day, about a quarter of the width of a peak over a
-  3,000-day baseline).
+* **Each survey's own sampling.** The periodogram's default grid in light-curve stops at an
+  "average Nyquist" frequency of ``pi * n / duration``, i.e. near 10-20 day periods for ~300
+  observations over 8 years, while short-period variables need far shorter periods (RR Lyrae
+  and contact binaries ~0.2-0.8 d, most HADS under 0.1 d). A grid fixed for one survey does
+  not fit another either: too coarse for a long baseline, or reaching frequencies that a
+  sparse cadence cannot constrain and that only add false peaks. So by default each light
+  curve gets its own grid (:func:`frequency_grid`): the highest frequency comes from its
+  cadence (``1 / (2 dt)`` for the shortest intervals ``dt`` it routinely takes, kept between
+  10 cycles/day, the reach every irregular survey has on RR Lyrae and contact binaries, and
+  20 cycles/day, periods of 0.05 d, which only intra-night repeats such as CRTS's visits of
+  four exposures constrain), and the step from its baseline (a fraction of a peak's width,
+  ``1 / baseline``).
 * **Daily aliases.** Observed about once a night, a period ``P`` has aliases at frequencies
   ``1/P +- 1`` cycles/day with nearly the same Lomb-Scargle power. Among the top ``n_peaks``
   peaks, the Fourier features use the period whose folded curve a multi-harmonic series fits
@@ -47,7 +52,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
@@ -55,10 +60,12 @@ from ._lightcurves import LightCurves, check_light_curves
 
 __all__ = [
     "FOURIER_FEATURE_NAMES",
+    "FREQUENCY_BOUNDS",
     "MIN_OBSERVATIONS",
     "LightCurveFeatures",
     "PhaseFolded",
     "fold_light_curve",
+    "frequency_grid",
     "make_hybrid_pipeline",
 ]
 
@@ -178,6 +185,82 @@ def _phase_features(lc):
     return [lc.Eta(), lc.LaflerKinmanStringLength(), lc.Cusum(), lc.LinearTrend()]
 
 
+#: Bounds of the automatic highest frequency (cycles/day), see :func:`frequency_grid`.
+FREQUENCY_BOUNDS = (10.0, 20.0)
+
+
+def frequency_grid(
+    time, *, max_frequency="auto", grid_log2="auto", frequency_bounds=FREQUENCY_BOUNDS,
+    oversampling=5.0, interval_quantile=0.1,
+):
+    """The periodogram grid of one light curve: highest frequency and ``log2`` of its size.
+
+    light-curve's fast periodogram takes linear grids of ``2**grid_log2 + 1`` frequencies from
+    0 to ``max_frequency``; this chooses both from the light curve's own sampling when they
+    are ``"auto"``.
+
+    * **Highest frequency, from the cadence.** ``1 / (2 dt)`` cycles/day, ``dt`` the
+      ``interval_quantile`` quantile of the intervals between consecutive distinct times
+      (the shortest intervals the survey routinely takes), clipped to ``frequency_bounds``
+      and rounded up to a whole number of cycles/day. Irregular nightly sampling reaches
+      far beyond its ``1 / (2 dt)``, so the lower bound (10 cycles/day, periods of 0.1 d)
+      keeps RR Lyrae and contact binaries in reach on any survey; the upper bound (20,
+      periods of 0.05 d) is reached only by curves with intra-night repeats (a CRTS visit of
+      four exposures 10 minutes apart), the only ones whose shortest periods are not lost
+      among as many aliases.
+    * **Resolution, from the baseline.** The step is at most ``1 / (oversampling *
+      baseline)``: a peak's width is ``1 / baseline``, so ``oversampling`` grid points per
+      width find every peak's top. The size is the next power of two.
+
+    Parameters
+    ----------
+    time : ndarray of shape (n_observations,)
+        Sorted observation times in days (at least 2 distinct ones for ``"auto"``).
+    max_frequency : float or "auto", default="auto"
+        Highest frequency in cycles/day, or ``"auto"`` (from the cadence, as above).
+    grid_log2 : int or "auto", default="auto"
+        ``log2`` of the number of frequency steps, or ``"auto"`` (from the baseline).
+    frequency_bounds : tuple of (float, float), default=(10.0, 20.0)
+        Bounds of the automatic highest frequency, in cycles/day.
+    oversampling : float, default=5.0
+        Grid points per peak width for the automatic size.
+    interval_quantile : float, default=0.1
+        Quantile of the intervals between consecutive times that sets the cadence.
+
+    Returns
+    -------
+    max_frequency : float
+        Cycles/day.
+    grid_log2 : int
+        The grid has ``2**grid_log2 + 1`` frequencies (between 8 and 22 when automatic).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_astromer.features import frequency_grid
+    >>> nightly = np.arange(0.0, 900.0, 7.5)  # one observation a week over 900 days
+    >>> frequency_grid(nightly)
+    (10.0, 16)
+    >>> visits = np.sort(np.concatenate([nightly + k * 0.007 for k in range(4)]))
+    >>> frequency_grid(visits)  # visits of 4 exposures 10 minutes apart
+    (20.0, 17)
+    """
+    t = np.unique(np.asarray(time, dtype=np.float64))
+    if max_frequency == "auto":
+        low, high = frequency_bounds
+        intervals = np.diff(t)
+        if intervals.size:
+            reach = 0.5 / max(np.quantile(intervals, interval_quantile), 1e-12)
+            max_frequency = float(np.ceil(min(max(reach, low), high)))
+        else:
+            max_frequency = float(high)
+    if grid_log2 == "auto":
+        baseline = t[-1] - t[0] if t.size > 1 else 1.0
+        steps = max(max_frequency * oversampling * max(baseline, 1.0), 2.0)
+        grid_log2 = int(np.clip(np.ceil(np.log2(steps)), 8, 22))
+    return float(max_frequency), int(grid_log2)
+
+
 def _extractor(n_peaks, max_frequency, grid_log2):
     """The light-curve extractor: magnitude features, then the periodogram block."""
     lc = _light_curve_package()
@@ -272,7 +355,7 @@ def _fourier_features(t, m, err, period, n_harmonics):
     return np.asarray(best + double, dtype=np.float64)
 
 
-def _best_fourier_period(t, m, err, periods, n_harmonics):
+def _best_fourier_period(t, m, err, periods, n_harmonics, step=None):
     """The candidate period whose folded curve a Fourier series fits best (NaN if none).
 
     Sampling once a night makes the 1-day aliases of a period (``|1/P +- 1|``) almost as high
@@ -280,16 +363,40 @@ def _best_fourier_period(t, m, err, periods, n_harmonics):
     aliases about equally, but a non-sinusoidal shape (RR Lyrae, eclipses) folds cleanly only
     at the true period, so the multi-harmonic fit separates them better than the peak height.
     Non-finite and non-positive candidates are skipped.
+
+    With ``step`` (the periodogram grid's step, cycles/day), each candidate's frequency is
+    first refined within half a step on either side: a peak found on a grid is off by up to
+    half a step, which over a baseline ``T`` shifts the phase of harmonic ``k`` by up to
+    ``k * step * T / 2`` cycles and blurs the folded shape the Fourier features describe.
     """
     candidates = [p for p in np.asarray(periods, dtype=np.float64) if np.isfinite(p) and p > 0]
     if not candidates or t.size < 2 * n_harmonics + 2:
         return np.nan
     weight = 1.0 / err**2
     elapsed = t - t[0]
-    scores = [_fourier_fit((elapsed / p) % 1.0, m, weight, n_harmonics)[2] for p in candidates]
+
+    def score(period):
+        return _fourier_fit((elapsed / period) % 1.0, m, weight, n_harmonics)[2]
+
+    if step is not None and step > 0:
+        offsets = np.linspace(-0.5, 0.5, _REFINE_POINTS) * step
+        refined = []
+        for period in candidates:
+            trials = [1.0 / (1.0 / period + d) for d in offsets if 1.0 / period + d > 0]
+            trial_scores = [score(p) for p in trials]
+            refined.append(
+                trials[int(np.nanargmax(trial_scores))]
+                if np.any(np.isfinite(trial_scores)) else period
+            )
+        candidates = refined
+    scores = [score(p) for p in candidates]
     if not np.any(np.isfinite(scores)):
         return candidates[0]
     return candidates[int(np.nanargmax(scores))]
+
+
+#: Trial frequencies across one grid step when refining a candidate period.
+_REFINE_POINTS = 9
 
 
 def _minima_depth_ratio(curve):
@@ -326,12 +433,17 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
     n_peaks : int, default=5
         Number of Lomb-Scargle peaks (period and signal-to-noise of each); they are also the
         candidate periods of the Fourier features.
-    max_frequency : float, default=20.0
-        Highest periodogram frequency in cycles per day (shortest period 0.05 d by default).
-    grid_log2 : int, default=18
+    max_frequency : float or "auto", default="auto"
+        Highest periodogram frequency in cycles per day. ``"auto"`` chooses it per light
+        curve from its cadence, between 10 and 20 cycles/day (periods of 0.1 and 0.05 d):
+        see :func:`frequency_grid`. A number fixes it for every curve (before the automatic
+        grid, the default was 20).
+    grid_log2 : int or "auto", default="auto"
         The periodogram grid has ``2**grid_log2 + 1`` frequencies from 0 to
-        ``max_frequency``. Its step should be a fraction of a peak's width, ``1 / duration``:
-        the default suits curves spanning up to ~10 years at 20 cycles/day.
+        ``max_frequency``. Its step should be a fraction of a peak's width, ``1 /
+        baseline``; ``"auto"`` makes it at most a fifth of it for each light curve (see
+        :func:`frequency_grid`). A number fixes it for every curve (before the automatic
+        grid, the default was 18, which suits curves of up to ~10 years at 20 cycles/day).
     n_harmonics : int, default=4
         Harmonics of the Fourier decomposition of the folded curve (at least 3, since the
         features include the third harmonic's ratios).
@@ -361,9 +473,9 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
     and features that are undefined for a curve, are NaN (infinite values too): put an
     imputer after this transformer, as :func:`make_hybrid_pipeline` does.
 
-    With the default grid, extraction takes about 12 ms per CRTS light curve (~300
-    observations) on two cores, mostly in the periodogram; a smaller ``grid_log2`` is
-    faster, and enough for shorter baselines.
+    Extraction takes about 12 ms per CRTS light curve (~300 observations over ~3,000 days,
+    a grid of ``2**17`` to ``2**18`` frequencies) on two cores, mostly in the periodogram;
+    shorter baselines get smaller grids and are faster.
 
     Examples
     --------
@@ -383,15 +495,15 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "n_peaks": [Interval(Integral, 1, None, closed="left")],
-        "max_frequency": [Interval(Real, 0, None, closed="neither")],
-        "grid_log2": [Interval(Integral, 1, 30, closed="both")],
+        "max_frequency": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "grid_log2": [Interval(Integral, 1, 30, closed="both"), StrOptions({"auto"})],
         "n_harmonics": [Interval(Integral, 3, None, closed="left")],
         "n_jobs": [Integral, None],
         "columns": [dict, None],
     }
 
     def __init__(
-        self, n_peaks=5, max_frequency=20.0, grid_log2=18, n_harmonics=4, n_jobs=None,
+        self, n_peaks=5, max_frequency="auto", grid_log2="auto", n_harmonics=4, n_jobs=None,
         columns=None,
     ):
         self.n_peaks = n_peaks
@@ -457,28 +569,43 @@ class LightCurveFeatures(TransformerMixin, BaseEstimator):
         -------
         names : ndarray of str of shape (n_features_out,)
         """
-        names = _extractor(self.n_peaks, self.max_frequency, self.grid_log2).names
+        # The names do not depend on the grid.
+        names = _extractor(self.n_peaks, 1.0, 8).names
         return np.asarray(list(names) + FOURIER_FEATURE_NAMES, dtype=object)
 
     def _compute(self, lc):
         """Features of every object of ``lc``, shape (n_objects, n_features_out)."""
-        extractor = _extractor(self.n_peaks, self.max_frequency, self.grid_log2)
-        n_lc_features = len(extractor.names)
+        names = list(_extractor(self.n_peaks, 1.0, 8).names)
+        n_lc_features = len(names)
         cleaned = [_clean(*curve) for curve in lc]
         usable = [i for i, (t, _, _) in enumerate(cleaned) if t.size >= MIN_OBSERVATIONS]
         out = np.full((len(lc), n_lc_features + len(FOURIER_FEATURE_NAMES)), np.nan)
-        if usable:
+        # Curves sharing a grid are extracted in one batch (few grids: the automatic highest
+        # frequency is a whole number of cycles/day and the size a power of two).
+        groups = {}
+        for i in usable:
+            grid = frequency_grid(
+                cleaned[i][0], max_frequency=self.max_frequency, grid_log2=self.grid_log2
+            )
+            groups.setdefault(grid, []).append(i)
+        for (max_frequency, grid_log2), members in groups.items():
+            extractor = _extractor(self.n_peaks, max_frequency, grid_log2)
             # light-curve parallelises over curves in its own threads.
-            out[usable, :n_lc_features] = extractor.many(
-                [cleaned[i] for i in usable], fill_value=np.nan, sorted=True,
+            out[members, :n_lc_features] = extractor.many(
+                [cleaned[i] for i in members], fill_value=np.nan, sorted=True,
                 n_jobs=effective_n_jobs(self.n_jobs),
             )
         period_columns = [
-            list(extractor.names).index(f"periodogram_period_{k}") for k in range(self.n_peaks)
+            names.index(f"periodogram_period_{k}") for k in range(self.n_peaks)
         ]
+        steps = {}  # the grid step of each curve, cycles/day
+        for (max_frequency, grid_log2), members in groups.items():
+            steps.update(dict.fromkeys(members, max_frequency / 2**grid_log2))
         for i in usable:
             t, m, err = cleaned[i]
-            period = _best_fourier_period(t, m, err, out[i, period_columns], self.n_harmonics)
+            period = _best_fourier_period(
+                t, m, err, out[i, period_columns], self.n_harmonics, steps[i]
+            )
             out[i, n_lc_features:] = _fourier_features(t, m, err, period, self.n_harmonics)
         out[~np.isfinite(out)] = np.nan
         return out

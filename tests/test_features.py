@@ -14,12 +14,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_astromer import AstromerEmbedder, LightCurves, as_light_curves
 from sklearn_astromer.features import (
     FOURIER_FEATURE_NAMES,
+    FREQUENCY_BOUNDS,
     MIN_OBSERVATIONS,
     LightCurveFeatures,
     PhaseFolded,
     _best_fourier_period,
     _clean,
     fold_light_curve,
+    frequency_grid,
     make_hybrid_pipeline,
 )
 
@@ -85,6 +87,56 @@ def test_fourier_period_prefers_the_true_period_over_its_daily_alias():
     alias = 1.0 / (1.0 / period - 1.0)
     assert _best_fourier_period(t, mag, err, [alias, period, np.nan], 4) == period
     assert np.isnan(_best_fourier_period(t, mag, err, [np.nan, -1.0], 4))
+
+
+def test_frequency_grid_follows_each_curves_cadence_and_baseline():
+    rng = np.random.default_rng(0)
+    nightly = np.sort(rng.choice(np.arange(900), 120, replace=False) + rng.uniform(-0.15, 0.15, 120))
+    visits = _nightly_times(60, rng)  # 4 exposures 10 minutes apart: intra-night reach
+    low, high = FREQUENCY_BOUNDS
+    assert frequency_grid(nightly)[0] == low  # 1 / (2 dt) of nightly sampling, clipped up
+    assert frequency_grid(visits)[0] == high  # 1 / (2 x 10 min), clipped down
+    for t in (nightly, visits, np.sort(rng.uniform(0, 3000, 300))):
+        max_frequency, grid_log2 = frequency_grid(t)
+        step = max_frequency / 2**grid_log2
+        baseline = np.ptp(t)
+        # At least 5 and fewer than 10 grid steps per peak width (1 / baseline).
+        assert 1 / (10 * baseline) < step <= 1 / (5 * baseline)
+    assert frequency_grid(nightly, max_frequency=3.0, grid_log2=12) == (3.0, 12)
+    assert frequency_grid(nightly, frequency_bounds=(2.0, 4.0))[0] == 2.0
+
+
+def test_automatic_grid_reaches_short_periods_only_where_the_cadence_does():
+    rng = np.random.default_rng(3)
+    t = _nightly_times(80, rng)
+    period = 0.0612  # a HADS, 16.3 cycles/day: beyond 10, within 20
+    hads = np.column_stack([t, 15 + 0.2 * np.sin(2 * np.pi * t / period), np.full(t.size, 0.01)])
+    features = LightCurveFeatures(n_peaks=3)
+    values = dict(zip(features.fit(hads[None]).get_feature_names_out(),
+                      features.transform([hads])[0]))
+    assert values["fourier_period"] == pytest.approx(period, rel=1e-3)
+    # Once a night only: the grid stops at 10 cycles/day, so no period under 0.1 d is found.
+    nights = np.sort(rng.choice(np.arange(300), 100, replace=False) + rng.uniform(-0.1, 0.1, 100))
+    rrc = np.column_stack([nights, 15 + 0.2 * np.sin(2 * np.pi * nights / 0.3),
+                           np.full(nights.size, 0.01)])
+    peaks = features.transform([rrc])[0][
+        [list(features.get_feature_names_out()).index(f"periodogram_period_{k}") for k in range(3)]
+    ]
+    assert peaks.min() >= 0.1
+
+
+def test_candidate_periods_are_refined_within_a_grid_step():
+    # A grid whose step (5e-4 cycles/day) is half a peak's width over 1000 days: the grid's
+    # nearest frequency blurs the folded curve; the refinement finds the period again.
+    rng = np.random.default_rng(2)
+    period = 0.4567
+    t = np.sort(rng.uniform(0, 1000, 300))
+    mag = 15 + 0.5 * ((t / period) % 1.0) ** 2
+    err = np.full(t.size, 0.02)
+    step = 5e-4
+    on_grid = 1.0 / (np.round((1.0 / period) / step) * step)
+    refined = _best_fourier_period(t, mag, err, [on_grid], 4, step)
+    assert abs(refined - period) < 0.2 * abs(on_grid - period)
 
 
 def test_clean_merges_duplicated_times_with_inverse_variance_weights():

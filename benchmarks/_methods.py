@@ -237,6 +237,7 @@ def features_rf(seed, context):
 
 def plain_features_rf(seed, context):
     """The plain light-curve feature set (:class:`PlainFeatures`) + random forest (500 trees)."""
+    single_band_only("plain-features-rf", context)
     plain = CachedTransform(PlainFeatures(n_jobs=context.n_jobs), cache_dir=context.cache_dir)
     return make_pipeline(plain, imputer(), forest(seed, context))
 
@@ -287,6 +288,47 @@ def astromer_fold_scratch_rf(seed, context):
 def astromer_fold_scratch_hybrid_pca_rf(seed, context):
     """Features + 8 principal components of the from-scratch folded-curve embeddings + RF."""
     return hybrid(fold_scratch(seed, context, pool=False), seed, context)
+
+
+#: The period-aware weights shipped with the package (``benchmarks/pretrain_period.py``).
+PERIOD_WEIGHTS = "crts-asas-period"
+
+
+def period_embedding(seed, context, pooling="mean"):
+    """Zero-shot embeddings of the shipped period-aware Astromer, cached per light curve.
+
+    The embedder folds each curve at the period of the harness's own (cached) features.
+    """
+    embedder = AstromerEmbedder(
+        weights=PERIOD_WEIGHTS, max_epochs=0, pooling=pooling, random_state=seed,
+        period_features=CachedTransform(
+            LightCurveFeatures(n_jobs=context.n_jobs), cache_dir=context.cache_dir
+        ),
+    )
+    return CachedTransform(embedder, cache_dir=context.cache_dir)
+
+
+def astromer_period_rf(seed, context):
+    """Period-aware Astromer (folded curves, log-period time encoding), zero-shot, + RF."""
+    return make_pipeline(period_embedding(seed, context), forest(seed, context))
+
+
+def astromer_period_layers_rf(seed, context):
+    """Period-aware Astromer, every layer's mean side by side, zero-shot, + RF."""
+    return make_pipeline(period_embedding(seed, context, "layers"), forest(seed, context))
+
+
+def astromer_period_hybrid_rf(seed, context):
+    """Features and the whole period-aware embedding side by side + RF."""
+    model = make_hybrid_pipeline(
+        features=features(context), classifier=forest(seed, context), random_state=seed
+    )
+    return model.set_params(union__embedding=period_embedding(seed, context))
+
+
+def astromer_period_hybrid_pca_rf(seed, context):
+    """Features + 8 principal components of the period-aware per-layer embeddings + RF."""
+    return hybrid(period_embedding(seed, context, "layers"), seed, context)
 
 
 def astromer_hybrid_rf(seed, context):
@@ -341,4 +383,8 @@ METHODS: dict[str, MethodFactory] = {
     "astromer-hybrid-pca-rf": astromer_hybrid_pca_rf,
     "astromer-ft-hybrid-pca-rf": astromer_ft_hybrid_pca_rf,
     "astromer-stack": astromer_stack,
+    "astromer-period-rf": astromer_period_rf,
+    "astromer-period-layers-rf": astromer_period_layers_rf,
+    "astromer-period-hybrid-rf": astromer_period_hybrid_rf,
+    "astromer-period-hybrid-pca-rf": astromer_period_hybrid_pca_rf,
 }

@@ -271,8 +271,12 @@ def test_reconstruction_errors_by_hand():
     np.testing.assert_allclose(scaled, np.log([0.04 / (0.01 + 1e-4), 9.0 / 2]))
 
 
+@pytest.mark.slow
 def test_plot_anomaly_example(tmp_path, released_weights, capsys):
-    """The gallery example runs (synthetic light curves, no fine-tuning, tiny sizes)."""
+    """The gallery example runs (synthetic light curves, no fine-tuning, tiny sizes).
+
+    About 15 s on two idle cores: ``python -m pytest -m slow tests/test_anomaly.py``.
+    """
     import importlib.util
     from pathlib import Path
 

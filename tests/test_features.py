@@ -161,8 +161,11 @@ def test_invariances_of_the_features():
     with_duplicate = np.vstack([curve, curve[5]])
     merged = curve.copy()
     merged[5, 2] /= np.sqrt(2)
+    # Equal up to rounding: the two fits see the same weighted data in another float order
+    # (near-zero phase terms make the relative difference reach 1e-12).
     np.testing.assert_allclose(LightCurveFeatures(**FAST).fit_transform([with_duplicate]),
-                               LightCurveFeatures(**FAST).fit_transform([merged]), rtol=1e-12)
+                               LightCurveFeatures(**FAST).fit_transform([merged]), rtol=1e-9,
+                               atol=1e-12)
     # Shifting all times changes no period nor folded shape (the phase starts at the first
     # time) and no statistic of the magnitudes.
     shifted = curve + [1000.0, 0.0, 0.0]

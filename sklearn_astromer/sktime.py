@@ -478,7 +478,7 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         ``max_epochs=0`` keeps the starting weights.
     validation_fraction, patience, head_epochs, inference_batch_size
         As in :class:`~sklearn_astromer.AstromerEmbedder`.
-    device, random_state, verbose
+    device, random_state, verbose, checkpoint_dir, autocast
         As in :class:`~sklearn_astromer.AstromerEmbedder`.
 
     Attributes
@@ -557,6 +557,8 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         device=_E["device"],
         random_state=_E["random_state"],
         verbose=_E["verbose"],
+        checkpoint_dir=_E["checkpoint_dir"],
+        autocast=_E["autocast"],
     ):
         self.weights = weights
         self.time_column = time_column
@@ -587,6 +589,8 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.autocast = autocast
         super().__init__()
 
     def _fit(self, X, y=None):
@@ -684,6 +688,7 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
     hidden_layer_sizes, head_epochs, head_lr, train_encoder
         The classification head, as in :class:`~sklearn_astromer.AstromerClassifier`.
     validation_fraction, patience, inference_batch_size, device, random_state, verbose
+    checkpoint_dir, autocast
         As in :class:`~sklearn_astromer.AstromerClassifier`.
 
     Attributes
@@ -758,6 +763,8 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         device=_C["device"],
         random_state=_C["random_state"],
         verbose=_C["verbose"],
+        checkpoint_dir=_C["checkpoint_dir"],
+        autocast=_C["autocast"],
     ):
         self.weights = weights
         self.time_column = time_column
@@ -790,6 +797,8 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.autocast = autocast
         super().__init__()
 
     def _fit(self, X, y):

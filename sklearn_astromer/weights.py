@@ -68,6 +68,7 @@ __all__ = [
     "fetch_pretrained",
     "read_official",
     "resolve_weights",
+    "BUNDLED",
 ]
 
 HOME_ENV = "SKLEARN_ASTROMER_HOME"
@@ -111,6 +112,22 @@ class PretrainedWeights:
     preset: str
     description: str
     doi: str | None = None
+
+
+#: Weights trained by this package and shipped inside it, as model folders under
+#: ``sklearn_astromer/data/weights/`` (each with its ``MODEL_CARD.md``): name -> description.
+BUNDLED = {
+    "crts-asas-period": (
+        "Period-aware Astromer (2 blocks of width 64, log-period time encoding, light "
+        "curves folded at their best period) pretrained without labels on the CRTS and "
+        "ASAS light curves of the package's benchmarks"
+    ),
+}
+
+
+def bundled_path(name):
+    """Folder of a weight set shipped with the package (see :data:`BUNDLED`)."""
+    return Path(__file__).resolve().parent / "data" / "weights" / name
 
 
 PRETRAINED = {
@@ -159,14 +176,16 @@ def list_pretrained():
     Returns
     -------
     names : list of str
-        Keys of :data:`PRETRAINED`, each usable as ``weights=`` anywhere.
+        Keys of :data:`PRETRAINED` (released weights, downloaded and cached) then of
+        :data:`BUNDLED` (weights shipped with the package), each usable as ``weights=``
+        anywhere.
 
     Examples
     --------
     >>> list_pretrained()
-    ['macho', 'atlas', 'astromer2-macho']
+    ['macho', 'atlas', 'astromer2-macho', 'crts-asas-period']
     """
-    return list(PRETRAINED)
+    return list(PRETRAINED) + list(BUNDLED)
 
 
 def get_weights_home():
@@ -900,6 +919,8 @@ def resolve_weights(weights):
     weights : str or path-like
         One of:
 
+        - the name of a weight set shipped with the package (:data:`BUNDLED`), read
+          from the package's data folder and checked against its SHA-256;
         - a registered name (:func:`list_pretrained`): the archive is taken
           from :func:`get_weights_home` (``$SKLEARN_ASTROMER_HOME``) or
           downloaded into :func:`get_cache_dir`, its SHA-256 checked, then
@@ -958,6 +979,9 @@ def resolve_weights(weights):
     >>> model = Astromer(config)  # doctest: +SKIP
     >>> model.load_state_dict(state_dict)  # doctest: +SKIP
     """
+    if isinstance(weights, str) and weights in BUNDLED:
+        # Shipped inside the package: verified against the SHA-256 in its config.json.
+        return load_model(bundled_path(weights), require_checksum=True)
     if isinstance(weights, str) and weights in PRETRAINED:
         entry = PRETRAINED[weights]
         if entry.sha256 is None:

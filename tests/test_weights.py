@@ -90,7 +90,7 @@ def _expected_shapes():
 
 
 def test_registry_lists_the_released_archives():
-    assert list_pretrained() == ["macho", "atlas", "astromer2-macho"]
+    assert list_pretrained()[:3] == ["macho", "atlas", "astromer2-macho"]
     for name, entry in PRETRAINED.items():
         assert entry.name == name
         assert entry.url.startswith("https://") and entry.url.endswith(entry.filename)
@@ -703,3 +703,13 @@ def test_saved_folder_without_checksums_loads_with_a_warning(saved_folder):
     with pytest.warns(UnverifiedWeightsWarning):
         with pytest.raises(WeightsIntegrityError, match="not a readable safetensors file"):
             resolve_weights(folder)
+
+
+def test_bundled_period_weights_load_verified_and_fold():
+    from sklearn_astromer.weights import BUNDLED, bundled_path
+
+    assert list_pretrained()[-len(BUNDLED):] == list(BUNDLED)
+    config, state, extra = resolve_weights("crts-asas-period")
+    assert (config.time_encoding, config.fold_cycles) == ("log-period", 2)
+    assert (bundled_path("crts-asas-period") / "MODEL_CARD.md").is_file()
+    assert extra["pretraining"]["command"].endswith("crts-asas-period")

@@ -476,7 +476,7 @@ class AstromerTransformer(_Delegating, BaseTransformer):
     max_epochs, batch_size, lr, probed_fraction, same_fraction, random_fraction, loss
         Self-supervised training, as in :class:`~sklearn_astromer.AstromerEmbedder`;
         ``max_epochs=0`` keeps the starting weights.
-    validation_fraction, patience, head_epochs, inference_batch_size
+    validation_fraction, patience, head_epochs, inference_batch_size, backend, period_features
         As in :class:`~sklearn_astromer.AstromerEmbedder`.
     device, random_state, verbose, checkpoint_dir, autocast
         As in :class:`~sklearn_astromer.AstromerEmbedder`.
@@ -554,6 +554,8 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         patience=_E["patience"],
         head_epochs=_E["head_epochs"],
         inference_batch_size=_E["inference_batch_size"],
+        backend=_E["backend"],
+        period_features=_E["period_features"],
         device=_E["device"],
         random_state=_E["random_state"],
         verbose=_E["verbose"],
@@ -586,6 +588,8 @@ class AstromerTransformer(_Delegating, BaseTransformer):
         self.patience = patience
         self.head_epochs = head_epochs
         self.inference_batch_size = inference_batch_size
+        self.backend = backend
+        self.period_features = period_features
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -687,8 +691,8 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         Self-supervised fine-tuning, as in :class:`~sklearn_astromer.AstromerClassifier`.
     hidden_layer_sizes, head_epochs, head_lr, train_encoder
         The classification head, as in :class:`~sklearn_astromer.AstromerClassifier`.
-    validation_fraction, patience, inference_batch_size, device, random_state, verbose
-    checkpoint_dir, autocast
+    validation_fraction, patience, inference_batch_size, period_features, device, random_state
+    verbose, checkpoint_dir, autocast
         As in :class:`~sklearn_astromer.AstromerClassifier`.
 
     Attributes
@@ -760,6 +764,7 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         validation_fraction=_C["validation_fraction"],
         patience=_C["patience"],
         inference_batch_size=_C["inference_batch_size"],
+        period_features=_C["period_features"],
         device=_C["device"],
         random_state=_C["random_state"],
         verbose=_C["verbose"],
@@ -794,6 +799,7 @@ class AstromerTimeSeriesClassifier(_Delegating, BaseClassifier):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.inference_batch_size = inference_batch_size
+        self.period_features = period_features
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -228,7 +228,7 @@ def train_contrastive(module, light_curves, spans, config, *, masking, rng,
             arch.pad_full, keep=keep, noise=noise,
         )
 
-    valid_set = None
+    valid_set, valid_rows = None, valid
     if len(valid):
         # Validation views drawn once. Batches must keep each curve's two views together,
         # so the fixed set holds whole batches: items are batches, not windows.
@@ -237,6 +237,8 @@ def train_contrastive(module, light_curves, spans, config, *, masking, rng,
         fixed = pairs(valid)
         positions = {int(v): i for i, v in enumerate(valid)}
         valid_set = _FixedBatches([fixed.arrays([positions[int(v)] for v in b]) for b in batches])
+        # Each validation row, in order: both views of every curve of each batch.
+        valid_rows = np.concatenate([np.concatenate([b, b]) for b in batches] or [valid[:0]])
     model = ContrastiveModel(module, projection_dim)
     train_index = train if len(valid) else np.arange(len(light_curves))
     net = build_net(
@@ -244,7 +246,7 @@ def train_contrastive(module, light_curves, spans, config, *, masking, rng,
         criterion=NTXentLoss, criterion__temperature=temperature,
         criterion__reconstruction_weight=reconstruction_weight,
         valid=valid_set, collate_fn=pairs(train_index), net_class=_ContrastiveNet,
-        objects=BatchObjects(train_index, valid, light_curves.ids),
+        objects=BatchObjects(train_index, valid_rows, light_curves.ids),
         iterator_train__drop_last=True,
         iterator_valid__batch_size=1, iterator_valid__collate_fn=_unbatch,
     )

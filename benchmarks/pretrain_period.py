@@ -203,7 +203,6 @@ def main(argv=None):
     with seeds.torch("initialisation"):
         module = Astromer(config)
     n_params = module.n_parameters()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.perf_counter()
     history = train(module, folded, spans, args, seeds)
     seconds = time.perf_counter() - t0

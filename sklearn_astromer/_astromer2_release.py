@@ -48,7 +48,7 @@ import torch
 
 from ._io import integrity_error
 from ._model import Astromer, AstromerConfig
-from ._tf_checkpoint import parse_index, read_tensors
+from ._tf_checkpoint import read_bundle
 
 __all__ = [
     "RELEASE_CONFIG",
@@ -404,21 +404,6 @@ def read_release(read, source):
     if index is None:
         raise ValueError(f"{source}: no {_INDEX} beside {RELEASE_CONFIG}")
     # The bundle's own CRC32C (index blocks, every tensor) is verified.
-    try:
-        num_shards, entries = parse_index(index)
-    except ValueError as exc:
-        raise integrity_error(f"{source}/{_INDEX}", str(exc), _DAMAGED) from exc
-    shards = {}
-    for i in range(num_shards):
-        name = f"weights.data-{i:05d}-of-{num_shards:05d}"
-        shards[i] = read(name)
-        if shards[i] is None:
-            raise ValueError(f"{source}: no {name}")
-    try:
-        tensors = read_tensors(entries, shards)
-    except ValueError as exc:
-        raise integrity_error(
-            f"{source}/weights.data-*", f"{exc}: the checkpoint is damaged", _DAMAGED
-        ) from exc
+    tensors = read_bundle(index, read, source, _DAMAGED)
     state = map_release_tensors(tensors, config, source)
     return config, state, {"format": FORMAT, "training_config": dict(conf)}

@@ -33,10 +33,13 @@ from pathlib import Path
 import google_crc32c
 import numpy as np
 
+from ._io import integrity_error
+
 __all__ = [
     "BundleEntry",
     "parse_index",
     "read_checkpoint",
+    "read_bundle",
     "read_tensors",
 ]
 
@@ -448,3 +451,51 @@ def read_checkpoint(
         for i in range(num_shards)
     }
     return read_tensors(entries, shards, verify=verify)
+
+
+def read_bundle(index, read, source, remedy):
+    """Read a checkpoint's variables from its index and a reader of its shards, verified.
+
+    The one path of the package's weight loaders (the released Astromer 1 and Astromer 2
+    archives, zipped or unpacked): every index block and tensor is checked against the
+    CRC32C the bundle stores, and a damaged file raises the package's integrity error.
+
+    Parameters
+    ----------
+    index : bytes
+        Contents of ``weights.index``.
+    read : callable
+        ``read(name) -> bytes or None`` for a file of the checkpoint's folder.
+    source : str
+        What is read (an archive or folder), named in errors.
+    remedy : str
+        What to do about a damaged file, appended to the error.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each model variable by its full checkpoint name.
+
+    Raises
+    ------
+    WeightsIntegrityError
+        If the index or a shard fails its checksum or does not parse.
+    ValueError
+        If a shard is missing.
+    """
+    try:
+        num_shards, entries = parse_index(index)
+    except ValueError as exc:
+        raise integrity_error(f"{source}/weights.index", str(exc), remedy) from exc
+    shards = {}
+    for i in range(num_shards):
+        name = f"weights.data-{i:05d}-of-{num_shards:05d}"
+        shards[i] = read(name)
+        if shards[i] is None:
+            raise ValueError(f"{source}: no {name}")
+    try:
+        return read_tensors(entries, shards)
+    except ValueError as exc:
+        raise integrity_error(
+            f"{source}/weights.data-*", f"{exc}: the checkpoint is damaged", remedy
+        ) from exc

@@ -55,7 +55,7 @@ from ._io import (
 )
 from ._astromer2_release import RELEASE_CONFIG, read_release
 from ._model import Astromer, AstromerConfig
-from ._tf_checkpoint import parse_index, read_tensors
+from ._tf_checkpoint import read_bundle
 
 __all__ = [
     "PRETRAINED",
@@ -641,22 +641,7 @@ def _read_official_files(read, source, in_zip):
     if index is not None:
         fmt = "tf-checkpoint"
         # The bundle's own CRC32C (index blocks, every tensor) is verified.
-        try:
-            num_shards, entries = parse_index(index)
-        except ValueError as exc:
-            raise integrity_error(f"{source}/{_CKPT_INDEX}", str(exc), _DAMAGED) from exc
-        shards = {}
-        for i in range(num_shards):
-            shard_name = f"weights.data-{i:05d}-of-{num_shards:05d}"
-            shards[i] = read(shard_name)
-            if shards[i] is None:
-                raise ValueError(f"{source}: no {shard_name}")
-        try:
-            tensors = read_tensors(entries, shards)
-        except ValueError as exc:
-            raise integrity_error(
-                f"{source}/weights.data-*", f"{exc}: the checkpoint is damaged", _DAMAGED
-            ) from exc
+        tensors = read_bundle(index, read, source, _DAMAGED)
         names = _tf_names(config.n_layers)
     else:
         data = read(_H5)

@@ -74,6 +74,47 @@ def _window_statistics(module, light_curves, objects, starts, n_obs, batch, *, s
 
 
 @torch.inference_mode()
+def map_batches(work, batches, n_workers, name="astromer"):
+    """``work(batch)`` for each batch, yielded in batch order.
+
+    With ``n_workers > 1`` (CPU) the batches run in a pool of that many threads, each with
+    single-threaded torch: independent single-threaded passes keep the cores busier than
+    threads sharing every small operation. The process-wide thread count is 1 while the
+    results are consumed (the caller's thread too: its small accumulations would
+    otherwise wake an OpenMP team whose spinning threads take cores from the workers) and
+    restored afterwards.
+
+    Parameters
+    ----------
+    work : callable
+        Runs one batch; must enter thread-local modes (inference mode, autocast) itself.
+    batches : list
+    n_workers : int
+    name : str, default="astromer"
+        Prefix of the worker threads' names.
+
+    Yields
+    ------
+    result
+        ``work(batch)`` of each batch, in order.
+    """
+    if n_workers <= 1:
+        yield from map(work, batches)
+        return
+
+    def single_threaded(batch):
+        torch.set_num_threads(1)
+        return work(batch)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(n_workers, thread_name_prefix=name) as pool:
+            yield from pool.map(single_threaded, batches)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def encode(module, light_curves, statistics=("layer_means",), *, batch_size=256, device="cpu",
            dtype=None):
     """Per-object statistics of the encoder, from windows covering each whole curve.
@@ -123,13 +164,10 @@ def encode(module, light_curves, statistics=("layer_means",), *, batch_size=256,
         batch_size = max(1, min(batch_size, CPU_CHUNK))
     batches = _window_batches(n_obs, length, pad_full, batch_size)
     n_workers = min(torch.get_num_threads(), len(batches)) if on_cpu else 1
-    threads = torch.get_num_threads()
 
     def work(batch):
         # Inference mode and autocast are thread-local: enter them here.
         with torch.inference_mode():
-            if n_workers > 1:
-                torch.set_num_threads(1)
             return batch, _window_statistics(
                 module, light_curves, objects, starts, n_obs, batch, statistics=statistics,
                 length=length, pad_full=pad_full, device=device, dtype=dtype,
@@ -145,17 +183,7 @@ def encode(module, light_curves, statistics=("layer_means",), *, batch_size=256,
                     sums[name] = torch.zeros(n_objects, *value.shape[1:], dtype=torch.float64)
                 sums[name].index_add_(0, index, value.double().cpu())
 
-    if n_workers > 1:
-        # This thread too: its small accumulations would otherwise wake an
-        # OpenMP team whose spinning threads take cores from the workers.
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(n_workers, thread_name_prefix="astromer-encode") as pool:
-                accumulate(pool.map(work, batches))
-        finally:
-            torch.set_num_threads(threads)
-    else:
-        accumulate(map(work, batches))
+    accumulate(map_batches(work, batches, n_workers, "astromer-encode"))
 
     counts = torch.bincount(torch.from_numpy(objects), minlength=n_objects).double()
     return {

@@ -23,13 +23,12 @@ Shapes in comments: W windows, L positions.
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
 import numpy as np
 import torch
 
-from ._inference import CPU_CHUNK
+from ._inference import CPU_CHUNK, map_batches
 from ._preprocessing import covering_windows
 
 __all__ = ["hide_folds", "reconstruct", "run_windows"]
@@ -121,7 +120,6 @@ def run_windows(module, times, mags, obs_mask, hidden, *, batch_size=64, device=
         batch_size = max(1, min(batch_size, CPU_CHUNK))
     batches = _grouped(n_obs, times.shape[1], config.pad_full, batch_size)
     n_workers = min(torch.get_num_threads(), len(batches)) if on_cpu else 1
-    threads = torch.get_num_threads()
 
     def work(batch):
         # Legacy attention lets padding in: those windows must be padded as in
@@ -138,23 +136,12 @@ def run_windows(module, times, mags, obs_mask, hidden, *, batch_size=64, device=
         )
         # Inference mode and autocast are thread-local: entered here.
         with torch.inference_mode(), autocast:
-            if n_workers > 1:
-                torch.set_num_threads(1)
             rec = module(tensor(times), tensor(mags), tensor(obs_mask), tensor(hidden))
         out[batch, :width] = rec["reconstruction"].float().cpu().numpy()
 
-    if n_workers > 1:
-        # As in encode(): independent single-threaded passes keep the cores busier
-        # than threads sharing every small operation; each writes its own rows.
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(n_workers, thread_name_prefix="astromer-reconstruct") as pool:
-                list(pool.map(work, batches))
-        finally:
-            torch.set_num_threads(threads)
-    else:
-        for batch in batches:
-            work(batch)
+    # Each batch writes its own rows of ``out``.
+    for _ in map_batches(work, batches, n_workers, "astromer-reconstruct"):
+        pass
     return np.where(obs_mask, out, 0.0).astype(np.float32)
 
 
